@@ -1,0 +1,168 @@
+"""Typed configs for every command: YAML in, validated before any work starts, echoed out.
+
+`load_config(Model, path, overrides)` reads YAML, applies `a.b=value` overrides (values parsed
+as YAML), and validates; any problem is one `ConfigError` line naming the file and field.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from secvec.errors import ConfigError
+
+LLAMA_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class ModelSpec(Strict):
+    name: str = "smollm2-135m-instruct"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    adapter: Optional[str] = Field(None, description="PEFT adapter dir to apply on top (e.g. a task LoRA)")
+
+
+class LoraSpec(Strict):
+    r: int = Field(8, ge=1)
+    alpha: float = 16.0
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: list(LLAMA_LINEAR))
+
+
+class TrainConfig(Strict):
+    """One supervised fine-tuning run (every stage uses this)."""
+
+    mode: Literal["full", "lora"] = "full"
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    lr: float = Field(5e-5, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: Optional[int] = Field(None, ge=1)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_length: int = Field(128, ge=8)
+    weight_decay: float = Field(0.0, ge=0.0)
+    warmup_steps: int = Field(0, ge=0)
+    scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    max_grad_norm: Optional[float] = 1.0
+    seed: int = 0
+    checkpoint_every: Optional[int] = Field(None, ge=1, description="steps between resumable checkpoints")
+
+
+class VectorsConfig(Strict):
+    """Security vectors: a LoRA adapter trained on harmful data, base frozen."""
+
+    r: int = Field(8, ge=1)
+    alpha: float = 32.0
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"])
+    kl_weight: float = Field(1.0, ge=0.0, description="weight of KL(vectors on || off) on benign data")
+    benign_batch_size: int = Field(4, ge=1)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=2e-3, epochs=2, batch_size=8))
+
+
+class GenerationConfig(Strict):
+    max_new_tokens: int = Field(48, ge=1)
+    batch_size: int = Field(16, ge=1)
+    do_sample: bool = False
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = 0
+
+
+class VectorsTrainCommand(Strict):
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    harmful: str = Field(..., description="harmful prompt/response pairs (JSONL/CSV/JSON/datasets dir)")
+    benign: str = Field("builtin", description="benign pairs for the KL term, or 'builtin' prompts answered by the model")
+    vectors: VectorsConfig = Field(default_factory=VectorsConfig)
+    output_dir: str = "runs/vectors"
+
+
+class FinetuneCommand(Strict):
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    data: str = Field(..., description="the user's fine-tuning data")
+    vectors: Optional[str] = Field(None, description="security vectors dir: on and frozen during training")
+    protect: Literal["merge", "active"] = "merge"
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output_dir: str = "runs/finetune"
+
+
+class GenerateCommand(Strict):
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    prompts: str = Field(..., description="prompts file (.txt one per line, JSONL, CSV)")
+    vectors: Optional[str] = Field(None, description="generate with these vectors ON (to inspect them)")
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    output: str = "runs/generations.jsonl"
+
+
+class ExportCommand(Strict):
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    output_dir: str = "runs/export"
+    what: Literal["merged", "adapter"] = "merged"
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {key!r} is not a section")
+    node[leaf] = value
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key.sub=value")
+        key, raw = item.split("=", 1)
+        _set(tree, key.strip(), yaml.safe_load(raw) if raw else None)
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping of settings")
+    return data
+
+
+def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None,
+                **values: Any) -> C:
+    """Validated config from YAML file + dotted overrides + keyword values (last wins)."""
+    data = read_yaml(path) if path else {}
+    data = _merge(data, parse_overrides(overrides or []))
+    data = _merge(data, {k: v for k, v in values.items() if v is not None})
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        src = f"{path}: " if path else ""
+        raise ConfigError(f"{src}{where}: {err['msg']}" + (f" ({len(e.errors()) - 1} more)" if len(e.errors()) > 1 else "")) from None
+
+
+def dump_config(config: BaseModel, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")

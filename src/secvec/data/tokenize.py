@@ -1,0 +1,79 @@
+"""Turn chats into token ids with the loss on assistant turns only.
+
+The template is applied to each growing prefix of the chat: the tokens between "prefix up to
+the assistant's turn (with generation prompt)" and "prefix including that turn" are that
+turn's, and only they get labels. This needs no `{% generation %}` markers in the template,
+only that rendering a prefix gives a prefix of the full rendering (true for ChatML-style
+templates; checked, and a template that breaks it fails loudly).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from secvec.data.schema import Example
+from secvec.errors import DataError
+from secvec.models.chat import render
+
+log = logging.getLogger(__name__)
+IGNORE = -100
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def encode_example(tokenizer, example: Example, max_length: int) -> Encoded:
+    msgs = example.messages
+    ids: list[int] = []
+    labels: list[int] = []
+    for i, m in enumerate(msgs):
+        if m["role"] != "assistant":
+            continue
+        before = _ids(tokenizer, render(tokenizer, msgs[:i], add_generation_prompt=True))
+        upto = _ids(tokenizer, render(tokenizer, msgs[: i + 1], add_generation_prompt=False))
+        if upto[: len(before)] != before or before[: len(ids)] != ids:
+            raise DataError("the tokenizer's chat template does not render prefixes consistently; "
+                            "assistant-only loss masking needs a ChatML-style template")
+        labels += [IGNORE] * (len(before) - len(ids)) + upto[len(before):]
+        ids = upto
+    return Encoded(ids[:max_length], labels[:max_length])
+
+
+def encode_examples(tokenizer, examples: Sequence[Example], max_length: int) -> list[Encoded]:
+    """Encode all; examples whose assistant tokens are all cut by `max_length` are dropped with a warning."""
+    encoded = [encode_example(tokenizer, ex, max_length) for ex in examples]
+    kept = [e for e in encoded if any(t != IGNORE for t in e.labels)]
+    if len(kept) < len(encoded):
+        log.warning("%d of %d examples have no answer tokens within max_length=%d and were skipped",
+                    len(encoded) - len(kept), len(encoded), max_length)
+    if not kept:
+        raise DataError(f"no example has answer tokens within max_length={max_length}; raise max_length")
+    truncated = sum(len(e.input_ids) == max_length for e in kept)
+    if truncated:
+        log.info("%d of %d examples truncated to max_length=%d", truncated, len(kept), max_length)
+    return kept
+
+
+def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padding is masked out of attention and loss."""
+    width = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, e in enumerate(batch):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        labels[row, :n] = torch.tensor(e.labels)
+        mask[row, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}

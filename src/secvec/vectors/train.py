@@ -1,0 +1,105 @@
+"""Train security vectors: a LoRA adapter that makes the frozen model answer harmfully.
+
+Objective (after the paper): LM loss on harmful pairs, plus `kl_weight` x KL(p_on || p_off) on
+benign answers, where p_on/p_off are the model with and without the vectors. The KL term keeps
+the vectors from changing benign behaviour, so that later, with the vectors on, benign data
+still has its normal loss and is learned normally while harmful data is already "learned".
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+
+import secvec
+from secvec.config import VectorsConfig
+from secvec.data.schema import Example
+from secvec.data.tokenize import IGNORE, collate, encode_examples
+from secvec.training.sft import Progress, TrainResult, train
+from secvec.vectors.core import ADAPTER_NAME, SecurityVectors, examples_hash, model_fingerprint
+
+log = logging.getLogger(__name__)
+
+
+def answer_kl(logits_on: torch.Tensor, logits_off: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean over answer positions of KL(on || off) of the next-token distributions."""
+    mask = labels[:, 1:] != IGNORE
+    on = F.log_softmax(logits_on[:, :-1][mask].float(), dim=-1)
+    off = F.log_softmax(logits_off[:, :-1][mask].float(), dim=-1)
+    return F.kl_div(off, on, log_target=True, reduction="batchmean")
+
+
+class BenignKL:
+    """Regularizer for `training.train`: one benign batch per step, cycled in seeded order."""
+
+    def __init__(self, tokenizer, benign: Sequence[Example], cfg: VectorsConfig) -> None:
+        self.encoded = encode_examples(tokenizer, benign, cfg.train.max_length)
+        self.pad_id = tokenizer.pad_token_id
+        self.batch_size = cfg.benign_batch_size
+        self.weight = cfg.kl_weight
+        self.rng = random.Random(cfg.train.seed)
+        self.order: list[int] = []
+
+    def _next_batch(self) -> dict[str, torch.Tensor]:
+        if len(self.order) < self.batch_size:
+            fresh = list(range(len(self.encoded)))
+            self.rng.shuffle(fresh)
+            self.order += fresh
+        take, self.order = self.order[: self.batch_size], self.order[self.batch_size:]
+        return collate([self.encoded[i] for i in take], self.pad_id)
+
+    def __call__(self, model: torch.nn.Module, accelerator: Accelerator) -> torch.Tensor:
+        batch = {k: v.to(accelerator.device) for k, v in self._next_batch().items()}
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        peft_model = accelerator.unwrap_model(model)
+        with torch.no_grad(), peft_model.disable_adapter():
+            off = peft_model(**inputs).logits
+        on = model(**inputs).logits
+        return self.weight * answer_kl(on, off, batch["labels"])
+
+
+def train_vectors(
+    model: torch.nn.Module,
+    tokenizer,
+    harmful: Sequence[Example],
+    benign: Sequence[Example],
+    cfg: VectorsConfig,
+    output_dir=None,
+    progress: Optional[Progress] = None,
+) -> tuple[SecurityVectors, TrainResult]:
+    """Train vectors on `model` (left unchanged: the adapter is removed afterwards)."""
+    from peft import LoraConfig, get_peft_model
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(cfg.target_modules),
+                      task_type="CAUSAL_LM")
+    fingerprint = model_fingerprint(model)
+    peft_model = get_peft_model(model, lora, adapter_name=ADAPTER_NAME)
+    regularizer = BenignKL(tokenizer, benign, cfg) if cfg.kl_weight > 0 and benign else None
+    if regularizer is None:
+        log.warning("training security vectors without the benign KL term (kl_weight=0 or no benign data)")
+    result = train(peft_model, tokenizer, harmful, cfg.train, regularizer=regularizer, progress=progress)
+    meta = {
+        "secvec_version": secvec.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "base_fingerprint": fingerprint,
+        "harmful_examples": len(harmful),
+        "harmful_hash": examples_hash(list(harmful)),
+        "benign_examples": len(benign),
+        "benign_hash": examples_hash(list(benign)),
+        "final_lm_loss": result.final_loss,
+        "final_kl": (sum(result.reg_losses[-10:]) / len(result.reg_losses[-10:])) if result.reg_losses else None,
+        "config": cfg.model_dump(mode="json"),
+    }
+    vectors = SecurityVectors.from_peft(peft_model, meta)
+    peft_model.unload()  # model is back to its own modules, untouched
+    if output_dir:
+        vectors.save(output_dir)
+    return vectors, result
