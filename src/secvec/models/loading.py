@@ -132,8 +132,12 @@ def load_tokenizer(path: str):
     return tok
 
 
-def load_model(spec: str = DEFAULT_MODEL, dtype: str = "float32", device: str | None = None) -> LoadedModel:
-    """Load model + tokenizer; `spec` is a bundled name, directory, .gguf path or hub id."""
+def load_model(spec: str = DEFAULT_MODEL, dtype: str = "float32", device: str | None = None,
+               adapter: str | None = None) -> LoadedModel:
+    """Load model + tokenizer; `spec` is a bundled name, directory, .gguf path or hub id.
+
+    `adapter` (a PEFT adapter dir, e.g. a task LoRA) is applied and merged for inference.
+    """
     from transformers import AutoModelForCausalLM
 
     if dtype not in DTYPES:
@@ -144,7 +148,21 @@ def load_model(spec: str = DEFAULT_MODEL, dtype: str = "float32", device: str | 
         model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype])
     except Exception as e:
         raise ModelError(f"cannot load model {spec!r} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if adapter:
+        model = apply_adapter(model, adapter)
     if device:
         model.to(device)
     model.eval()
     return LoadedModel(model, tokenizer, spec, path)
+
+
+def apply_adapter(model, adapter: str):
+    """Merge a PEFT adapter into `model` (inference only; the adapter dir is not changed)."""
+    from peft import PeftModel
+
+    if not (Path(adapter) / "adapter_config.json").exists():
+        raise ModelError(f"adapter not found: {adapter} has no adapter_config.json")
+    try:
+        return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    except Exception as e:
+        raise ModelError(f"adapter {adapter} does not fit this model ({type(e).__name__}: {str(e).splitlines()[0]})") from None

@@ -194,10 +194,10 @@ def train(
             result.reg_losses.append(reg_sum / micro)
         lm_sum = reg_sum = 0.0
         micro = 0
-        if progress and accelerator.is_main_process:
-            progress(StepEvent(result.steps, total_steps, step_loss))
         if out and cfg.checkpoint_every and result.steps % cfg.checkpoint_every == 0 and result.steps < total_steps:
             _save_checkpoint(accelerator, out, result.steps)
+        if progress and accelerator.is_main_process:
+            progress(StepEvent(result.steps, total_steps, step_loss))
     result.seconds = time.perf_counter() - start
     accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(model)

@@ -1,0 +1,353 @@
+"""The `secvec` command line: one short recipe per command over the library.
+
+Every command takes `--config FILE.yaml` plus `--set key.sub=value` overrides and a few common
+flags, validates the whole config before loading anything, and writes its outputs together
+with the resolved `config.yaml` into its output directory. User errors print one line and
+exit with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from secvec.errors import SecvecError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Security vectors: make harmful behaviours unlearnable during fine-tuning.")
+vectors_app = typer.Typer(no_args_is_help=True, help="Train security vectors.")
+data_app = typer.Typer(no_args_is_help=True, help="Build data: harmful/benign pairs from the models themselves.")
+judges_app = typer.Typer(no_args_is_help=True, help="Harmfulness judges.")
+app.add_typer(vectors_app, name="vectors")
+app.add_typer(data_app, name="data")
+app.add_typer(judges_app, name="judges")
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file")
+SetOpt = typer.Option(None, "--set", help="override: key.sub=value (repeatable)")
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
+    from rich.logging import RichHandler
+
+    from secvec.progress import console
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False, show_time=False)])
+    _quiet_libraries()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=str))
+
+
+@vectors_app.command("train")
+def vectors_train(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
+                  model: Optional[str] = typer.Option(None, help="base model (name, dir, .gguf)"),
+                  harmful: Optional[str] = typer.Option(None, help="harmful pairs file"),
+                  output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o")) -> None:
+    """Train security vectors on harmful pairs (base frozen, KL on benign answers)."""
+    from secvec.config import VectorsTrainCommand, dump_config, load_config
+    from secvec.data.loading import load_examples
+    from secvec.models import load_model
+    from secvec.progress import bar
+    from secvec.recipes.pairs import benign_pairs
+    from secvec.vectors import train_vectors
+
+    cfg = load_config(VectorsTrainCommand, config, overrides, harmful=harmful, output_dir=output_dir,
+                      model={"name": model} if model else None)
+    harmful_examples = load_examples(cfg.harmful)
+    lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
+    benign = benign_pairs(lm, cfg.benign, n=max(32, len(harmful_examples)))
+    out = Path(cfg.output_dir)
+    with bar("security vectors") as progress:
+        vectors, result = train_vectors(lm.model, lm.tokenizer, harmful_examples, benign, cfg.vectors,
+                                        output_dir=out, progress=progress)
+    dump_config(cfg, out / "config.yaml")
+    _write_json(out / "results.json", {"train": result.to_dict(), "meta": vectors.meta})
+    typer.echo(f"security vectors -> {out}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
+               f"final harmful loss {result.final_loss:.3f})")
+
+
+@app.command()
+def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
+             model: Optional[str] = typer.Option(None, help="model to fine-tune"),
+             data: Optional[str] = typer.Option(None, help="fine-tuning data file"),
+             vectors: Optional[str] = typer.Option(None, help="security vectors dir (on and frozen)"),
+             output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o"),
+             resume: bool = typer.Option(False, help="continue from the last checkpoint in output-dir")) -> None:
+    """Fine-tune (full or LoRA) on the user's data, optionally protected by security vectors."""
+    from secvec.config import FinetuneCommand, dump_config, load_config
+    from secvec.data.loading import load_examples
+    from secvec.models import load_model
+    from secvec.progress import bar
+    from secvec.vectors import SecurityVectors, export_model, protected_finetune
+
+    cfg = load_config(FinetuneCommand, config, overrides, data=data, vectors=vectors, output_dir=output_dir,
+                      model={"name": model} if model else None)
+    examples = load_examples(cfg.data)
+    sv = SecurityVectors.load(cfg.vectors) if cfg.vectors else None
+    lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
+    out = Path(cfg.output_dir)
+    label = "protected fine-tune" if sv else "fine-tune"
+    with bar(label) as progress:
+        tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
+                                           output_dir=out, resume=resume, progress=progress)
+    export_model(tuned, lm.tokenizer, out / "model", what="adapter" if cfg.train.mode == "lora" else "merged")
+    dump_config(cfg, out / "config.yaml")
+    _write_json(out / "results.json", {"train": result.to_dict(), "vectors": cfg.vectors,
+                                       "base_model": cfg.model.name})
+    typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
+               f"final loss {result.final_loss:.3f}); vectors are off in the saved model")
+
+
+@app.command()
+def generate(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
+             model: Optional[str] = typer.Option(None), adapter: Optional[str] = typer.Option(None),
+             prompts: Optional[str] = typer.Option(None, help="prompts file"),
+             vectors: Optional[str] = typer.Option(None, help="generate with these vectors ON"),
+             output: Optional[str] = typer.Option(None, "--output", "-o")) -> None:
+    """Answer prompts (batched, greedy by default); writes JSONL of prompt/response/token counts."""
+    from secvec.config import GenerateCommand, dump_config, load_config
+    from secvec.data.loading import load_prompts
+    from secvec.generation import generate as run_generation
+    from secvec.models import load_model
+    from secvec.progress import bar
+    from secvec.vectors import SecurityVectors, vectors_on
+
+    spec = {k: v for k, v in {"name": model, "adapter": adapter}.items() if v}
+    cfg = load_config(GenerateCommand, config, overrides, prompts=prompts, vectors=vectors, output=output,
+                      model=spec or None)
+    items = load_prompts(cfg.prompts)
+    sv = SecurityVectors.load(cfg.vectors) if cfg.vectors else None
+    lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
+    start = time.perf_counter()
+    with bar("generate") as progress, vectors_on(lm.model, sv) as m:
+        gens = run_generation(m, lm.tokenizer, items, cfg.generation, progress=progress)
+    out = Path(cfg.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for g in gens:
+            f.write(json.dumps(g.to_dict()) + "\n")
+    dump_config(cfg, out.with_suffix(".config.yaml"))
+    tokens = sum(g.response_tokens for g in gens)
+    typer.echo(f"{len(gens)} answers -> {out}  ({tokens / (time.perf_counter() - start):.1f} new tokens/s)")
+
+
+@app.command()
+def export(model: str = typer.Option(..., help="base model (name, dir, .gguf)"),
+           adapter: Optional[str] = typer.Option(None, help="task adapter to merge in"),
+           output_dir: str = typer.Option(..., "--output-dir", "-o"),
+           what: str = typer.Option("merged", help="merged | adapter")) -> None:
+    """Write a servable model with the vectors off: merged safetensors, or the task adapter alone."""
+    from secvec.config import ExportCommand, load_config
+    from secvec.models import load_model
+    from secvec.vectors import export_model
+
+    cfg = load_config(ExportCommand, None, None, model={"name": model, "adapter": adapter},
+                      output_dir=output_dir, what=what)
+    if cfg.what == "adapter":
+        from peft import PeftModel
+
+        from secvec.errors import ModelError
+
+        if not cfg.model.adapter:
+            raise ModelError("--what adapter needs --adapter DIR")
+        lm = load_model(cfg.model.name, cfg.model.dtype)
+        tuned = PeftModel.from_pretrained(lm.model, cfg.model.adapter)
+    else:
+        lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
+        tuned = lm.model
+    out = export_model(tuned, lm.tokenizer, cfg.output_dir, what=cfg.what)
+    typer.echo(f"exported ({cfg.what}) -> {out}")
+
+
+ScaleOpt = typer.Option("demo", "--scale", help="demo (CPU, ~10 min) | paper (100 vector vs 1,000 attack samples)")
+
+
+def _experiment_config(config, overrides, scale: str, output_dir: Optional[str]):
+    from secvec.config import _merge, load_config, read_yaml
+    from secvec.errors import ConfigError
+    from secvec.recipes.experiment import PROFILES, ExperimentConfig
+
+    if scale not in PROFILES:
+        raise ConfigError(f"unknown scale {scale!r}; use one of {', '.join(PROFILES)}")
+    base = _merge(PROFILES[scale], read_yaml(config) if config else {})
+    if scale != "demo" and "output_dir" not in base:
+        base["output_dir"] = f"runs/{scale}"
+    return load_config(ExperimentConfig, None, overrides, **_merge(base, {"output_dir": output_dir} if output_dir else {}))
+
+
+def _progress_factory():
+    from secvec.progress import bar
+
+    return bar
+
+
+@app.command()
+def demo(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt,
+         output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o")) -> None:
+    """The paper's experiment on the bundled model: align, vectors, attack vanilla vs protected, judge, report."""
+    from rich.table import Table
+
+    from secvec.config import dump_config
+    from secvec.progress import console
+    from secvec.recipes.experiment import run_experiment
+    from secvec.report import table_rows, write_report
+
+    cfg = _experiment_config(config, overrides, scale, output_dir)
+    results = run_experiment(cfg, _progress_factory())
+    files = write_report(results, cfg.output_dir, _judge_validation(cfg.eval.judges))
+    dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
+    rows = table_rows(results)
+    table = Table(title=f"secvec demo ({cfg.scale}), wall {results['wall_seconds']:.0f} s")
+    for key in rows[0]:
+        table.add_column(key)
+    for r in rows:
+        table.add_row(*r.values())
+    console.print(table)
+    typer.echo(f"report -> {files['report']}  results -> {files['results']}  plot -> {files['plot']}")
+
+
+def _judge_validation(judges: list[str], include_llm: bool = False) -> dict:
+    """Validated accuracy of each judge on the JBB human labels (the llm judge only when asked)."""
+    from secvec.judges import build_judge, validate_judge
+
+    out = {}
+    for name in judges:
+        if name == "llm" and not include_llm:
+            continue
+        try:
+            out[name] = validate_judge(build_judge(name))
+        except SecvecError as e:
+            logging.getLogger(__name__).warning("judge %s not validated: %s", name, e)
+    return out
+
+
+@data_app.command("synthesize")
+def data_synthesize(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
+                    scale: str = ScaleOpt) -> None:
+    """Answer harmful and benign prompts with the unaligned base model; cache the pairs."""
+    from secvec.recipes.experiment import Experiment
+
+    exp = Experiment(_experiment_config(config, overrides, scale, None), _progress_factory())
+    stage = exp.synthesize()
+    typer.echo(f"pairs -> {stage.dir}  ({json.dumps({k: v for k, v in stage.info.items() if k.endswith('pairs')})})")
+
+
+@app.command()
+def align(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt) -> None:
+    """Safety-align the base model (refusals for harmful prompts, own answers for benign ones)."""
+    from secvec.recipes.experiment import Experiment
+
+    exp = Experiment(_experiment_config(config, overrides, scale, None), _progress_factory())
+    stage = exp.align(exp.synthesize())
+    typer.echo(f"aligned model -> {stage.dir / 'model'}")
+
+
+@app.command()
+def attack(name: str = typer.Argument(..., help="attack defined in the config (harmful, benign, ...)"),
+           protected: bool = typer.Option(False, "--vectors/--no-vectors", help="security vectors on and frozen"),
+           config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt) -> None:
+    """Fine-tune the aligned model with an attack's data (vanilla or protected) and evaluate it."""
+    from secvec.recipes.experiment import ColumnSpec, Experiment
+
+    exp = Experiment(_experiment_config(config, overrides, scale, None), _progress_factory())
+    synth = exp.synthesize()
+    aligned = exp.align(synth)
+    vectors = exp.train_vectors(synth, aligned) if protected else None
+    spec = ColumnSpec(name=f"{name} FT" + (" + vectors" if protected else ""), attack=name, protected=protected)
+    typer.echo(json.dumps(exp.column(spec, synth, aligned, vectors)["eval"], indent=1))
+
+
+@app.command()
+def evaluate(model: Optional[str] = typer.Option(None, help="model to evaluate (default: the aligned model)"),
+             adapter: Optional[str] = typer.Option(None, help="task adapter to merge in"),
+             config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt,
+             output: Optional[str] = typer.Option(None, "--output", "-o", help="results JSON path")) -> None:
+    """Harmfulness (per judge, per category, 95% CI), over-refusal and task accuracy of a model."""
+    from secvec.eval import evaluate_model
+    from secvec.judges import build_judge
+    from secvec.models import load_model
+    from secvec.progress import bar
+    from secvec.recipes.experiment import Experiment
+    from secvec.tasks import build_task
+
+    cfg = _experiment_config(config, overrides, scale, None)
+    exp = Experiment(cfg, _progress_factory())
+    target = model or str(exp.align(exp.synthesize()).dir / "model")
+    lm = load_model(target, adapter=adapter)
+    task = build_task(cfg.task.name, **cfg.task.options)
+    with bar("evaluate") as p:
+        result, records = evaluate_model(lm.model, lm.tokenizer, exp.eval_split["eval"], exp.benign_split["overrefusal"],
+                                         [build_judge(j) for j in cfg.eval.judges], task,
+                                         task.test_items(cfg.task.n_test, cfg.seed), cfg.eval.generation, p)
+    doc = {"model": target, "adapter": adapter, "eval": result.to_dict(), "splits": exp.splits_record(),
+           "config": cfg.model_dump(mode="json"), "generations": records}
+    out = Path(output or Path(cfg.output_dir) / "evaluate.json")
+    _write_json(out, doc)
+    typer.echo(json.dumps(result.to_dict(), indent=1))
+    typer.echo(f"-> {out}")
+
+
+@judges_app.command("validate")
+def judges_validate(judge: Optional[List[str]] = typer.Option(None, "--judge", help="judge name (repeatable)")) -> None:
+    """Accuracy/precision/recall of each judge on JailbreakBench's 100 human labels."""
+    from rich.table import Table
+
+    from secvec.judges import JUDGES
+    from secvec.progress import console
+
+    names = judge or [n for n in JUDGES.names() if n != "llm"]
+    results = _judge_validation(names, include_llm=True)
+    table = Table(title="judges vs JailbreakBench human labels (n=100)")
+    for col in ("judge", "accuracy", "precision", "recall", "degenerate called harmful"):
+        table.add_column(col)
+    for name, r in results.items():
+        table.add_row(name, f"{r['accuracy']:.2f}", f"{r['precision']:.2f}", f"{r['recall']:.2f}",
+                      f"{r.get('degenerate_false_harm', float('nan')):.2f}")
+    console.print(table)
+    typer.echo(json.dumps(results, indent=1))
+
+
+def run() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except SecvecError as e:
+        print(f"secvec: error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        print("secvec: interrupted", file=sys.stderr)
+        raise SystemExit(130)
+    except Exception as e:  # click usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            raise SystemExit(2)
+        raise
+
+
+if __name__ == "__main__":
+    run()

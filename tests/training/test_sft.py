@@ -1,0 +1,71 @@
+import copy
+import json
+
+import pytest
+import torch
+
+from secvec.config import TrainConfig
+from secvec.training.sft import batch_plan, prepare_trainable, train
+
+
+def test_batch_plan_is_seeded_and_covers_epochs():
+    cfg = TrainConfig(batch_size=3, epochs=2, seed=5)
+    plan = batch_plan(7, cfg)
+    assert len(plan) == 6 and sorted(i for b in plan[:3] for i in b) == list(range(7))
+    assert plan == batch_plan(7, cfg) and plan != batch_plan(7, cfg.model_copy(update={"seed": 6}))
+    assert len(batch_plan(7, cfg.model_copy(update={"max_steps": 4, "grad_accum": 2}))) == 8
+
+
+def test_training_lowers_loss_and_is_reproducible(tiny, pairs):
+    harmful, _ = pairs
+    cfg = TrainConfig(lr=3e-3, epochs=4, batch_size=4, max_length=96)
+    m1 = prepare_trainable(copy.deepcopy(tiny.model), cfg)
+    r1 = train(m1, tiny.tokenizer, harmful, cfg)
+    m2 = prepare_trainable(copy.deepcopy(tiny.model), cfg)
+    r2 = train(m2, tiny.tokenizer, harmful, cfg)
+    assert r1.losses[-1] < r1.losses[0]
+    assert r1.losses == r2.losses
+    assert r1.tokens > 0 and r1.seconds_per_step > 0
+
+
+def test_lora_trains_only_adapter(tiny, pairs):
+    harmful, _ = pairs
+    cfg = TrainConfig(mode="lora", lr=1e-2, max_steps=2, batch_size=4, max_length=96)
+    before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    model = prepare_trainable(tiny.model, cfg)
+    train(model, tiny.tokenizer, harmful, cfg)
+    after = model.get_base_model().state_dict()
+    changed = [k for k, v in after.items() if "lora_" in k or not torch.equal(v, before[k.replace(".base_layer", "")])]
+    assert changed and all("lora_" in k for k in changed)
+
+
+def test_checkpoint_resume_matches_uninterrupted(tiny, pairs, tmp_path):
+    harmful, benign = pairs
+    data = harmful + benign
+    cfg = TrainConfig(lr=1e-3, max_steps=6, batch_size=4, max_length=96, checkpoint_every=2)
+    full = prepare_trainable(copy.deepcopy(tiny.model), cfg)
+    ref = train(full, tiny.tokenizer, data, cfg)
+
+    # interrupt after step 4 (Ctrl-C), then resume the same job
+    part = prepare_trainable(copy.deepcopy(tiny.model), cfg)
+    with pytest.raises(KeyboardInterrupt):
+        train(part, tiny.tokenizer, data, cfg, output_dir=tmp_path, progress=_stop_after(4))
+    ckpts = list((tmp_path / "checkpoints").glob("step-*"))
+    assert [c.name for c in ckpts] == ["step-4"]
+    resumed_model = prepare_trainable(copy.deepcopy(tiny.model), cfg)
+    resumed = train(resumed_model, tiny.tokenizer, data, cfg, output_dir=tmp_path, resume=True)
+    assert resumed.steps == 6 and len(resumed.losses) == 2
+    assert resumed.losses == pytest.approx(ref.losses[4:], rel=1e-4)
+    for (k, a), b in zip(full.state_dict().items(), resumed_model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert json.loads((tmp_path / "train_log.json").read_text())["steps"] == 6
+
+
+
+
+def _stop_after(n):
+    def progress(event):
+        if event.step == n:
+            raise KeyboardInterrupt
+
+    return progress
