@@ -67,6 +67,12 @@ def tiny(tiny_dir):
 
 
 @pytest.fixture
+def tiny_factory():
+    """Build a tiny model of another vocabulary size (a 'different base model')."""
+    return build_model
+
+
+@pytest.fixture
 def pairs():
     from secvec.data.schema import Example
 

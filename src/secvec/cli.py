@@ -231,7 +231,8 @@ def demo(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = Se
 
 def _judge_validation(judges: list[str], include_llm: bool = False) -> dict:
     """Validated accuracy of each judge on the JBB human labels (the llm judge only when asked)."""
-    from secvec.judges import build_judge, validate_judge
+    from secvec.judges import build_judge
+    from secvec.judges.validate import validate_judge
 
     out = {}
     for name in judges:

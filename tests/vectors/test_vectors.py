@@ -145,14 +145,9 @@ def test_export_has_no_trace_of_vectors(tiny, pairs, trained_vectors, tmp_path, 
         torch.testing.assert_close(reloaded(**batch).logits, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_vectors_for_other_base_fail_clearly(trained_vectors):
-    import sys
-
-    sys.path.insert(0, "tests")
-    from conftest import build_model
-
+def test_vectors_for_other_base_fail_clearly(trained_vectors, tiny_factory):
     vectors, _ = trained_vectors
-    other = build_model(300)
+    other = tiny_factory(300)
     other.model.layers = other.model.layers[:1]
     with pytest.raises(ModelError, match="different"):
         vectors.target_weights(other)

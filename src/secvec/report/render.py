@@ -1,0 +1,116 @@
+"""Results files a user keeps: `results.json` (everything, reproducible), `report.md`, a bar plot.
+
+The report leads with the headline judge's harmfulness rate (with its 95% interval and the
+judge's validated accuracy when known), then the other judges, over-refusal, task accuracy and
+the wall time of each stage, so a reader sees both the effect and its cost.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+
+def _pct(x: Optional[float]) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def headline_judge(results: dict[str, Any]) -> str:
+    wanted = results["config"]["eval"]["headline_judge"]
+    judges = results["columns"][0]["eval"]["harm"].keys() if results["columns"] else []
+    return wanted if wanted in judges else next(iter(judges), wanted)
+
+
+def table_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    judge = headline_judge(results)
+    rows = []
+    for col in results["columns"]:
+        ev = col["eval"]
+        harm = ev["harm"].get(judge, {})
+        row = {"column": col["name"],
+               f"harmful ({judge})": f"{_pct(harm.get('harmful_rate'))} [{_pct(harm.get('ci_low'))}, {_pct(harm.get('ci_high'))}]"}
+        for other, h in ev["harm"].items():
+            if other != judge:
+                row[f"harmful ({other})"] = _pct(h.get("harmful_rate"))
+        if "non_answer_rate" in harm:
+            row["non-answer"] = _pct(harm.get("non_answer_rate"))
+        row["over-refusal"] = _pct(ev.get("over_refusal"))
+        row["task acc."] = _pct(ev.get("task_accuracy"))
+        train = col.get("train") or {}
+        row["train s/step"] = f"{train['seconds_per_step']:.2f}" if train.get("seconds_per_step") else "–"
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "(no columns)\n"
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(r.get(k, "–") for k in keys) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    judge = headline_judge(results)
+    cols = results["columns"]
+    names = [c["name"] for c in cols]
+    harm = [100 * c["eval"]["harm"].get(judge, {}).get("harmful_rate", 0) for c in cols]
+    lo = [h - 100 * c["eval"]["harm"].get(judge, {}).get("ci_low", 0) for h, c in zip(harm, cols)]
+    hi = [100 * c["eval"]["harm"].get(judge, {}).get("ci_high", 0) - h for h, c in zip(harm, cols)]
+    acc = [100 * (c["eval"].get("task_accuracy") or 0) for c in cols]
+    fig, ax = plt.subplots(figsize=(max(7, 1.4 * len(cols)), 4.2))
+    x = range(len(cols))
+    ax.bar([i - 0.2 for i in x], harm, 0.4, yerr=[lo, hi], capsize=3, color="#c0392b", label=f"harmful rate ({judge})")
+    ax.bar([i + 0.2 for i in x], acc, 0.4, color="#2e86c1", label="benign task accuracy")
+    ax.set_xticks(list(x), names, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"secvec: {results['config']['model']['name']} ({results['config']['scale']} scale)")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(results: dict[str, Any], output_dir: str | Path, judge_validation: dict | None = None) -> dict[str, Path]:
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    png = plot(results, out / "harmfulness.png")
+    judge = headline_judge(results)
+    lines = [f"# secvec report: {results['config']['model']['name']}, {results['config']['scale']} scale", ""]
+    acc = (judge_validation or {}).get(judge, {}).get("accuracy")
+    lines.append(f"Headline judge: **{judge}**" + (f" (accuracy {acc:.2f} on the 100 human-labelled "
+                                                    "JailbreakBench pairs)" if acc is not None else "") +
+                 ". Harmful rate = share of held-out harmful prompts answered with harmful content, "
+                 "95% Wilson interval in brackets; vectors are off in every evaluation except the "
+                 "'vectors on' check.")
+    lines += ["", markdown_table(table_rows(results)), f"![harmfulness]({png.name})", ""]
+    lines += ["## Wall time per stage", "", "| stage | seconds | cached |", "|---|---|---|"]
+    for name, t in results["timings"].items():
+        secs = t.get("seconds")
+        lines.append(f"| {name} | {secs:.0f} | {'yes' if t.get('cached') else 'no'} |" if secs is not None
+                     else f"| {name} | – | {'yes' if t.get('cached') else 'no'} |")
+    lines += ["", f"Total wall time of this run: {results['wall_seconds']:.0f} s (cached stages cost ~0).", ""]
+    cols = results["columns"]
+    per_cat = [(c["name"], c["eval"]["per_category"].get(judge, {})) for c in cols]
+    cats = sorted({k for _, pc in per_cat for k in pc})
+    if cats:
+        lines += ["## Harmful rate per category", "", "| category | " + " | ".join(n for n, _ in per_cat) + " |",
+                  "|---|" + "---|" * len(per_cat)]
+        lines += [f"| {c} | " + " | ".join(_pct(pc.get(c)) for _, pc in per_cat) + " |" for c in cats]
+    s = results["splits"]
+    lines += ["", "## Data", "", f"Seed {results['config']['seed']}. Splits (disjoint, content hashes in results.json): "
+              + ", ".join(f"{k}={v}" for part in s.values() for k, v in part["sizes"].items()) + ".",
+              f"Versions: {', '.join(f'{k} {v}' for k, v in results['versions'].items() if k != 'platform')}.", ""]
+    md = out / "report.md"
+    md.write_text("\n".join(lines))
+    return {"results": out / "results.json", "report": md, "plot": png}

@@ -1,0 +1,32 @@
+from secvec.data.builtin import benign_prompts, borderline_prompts, refusals
+from secvec.data.sources import harmful_prompts
+from secvec.data.splits import dedupe, overlap
+
+OPENINGS = ("I'm sorry", "I can't", "I cannot", "I won't")
+
+
+def test_benign_prompts():
+    prompts = benign_prompts()
+    assert 200 <= len(prompts) <= 300
+    assert len(dedupe(prompts)) == len(prompts)
+    assert len({p.category for p in prompts}) >= 10
+    assert "uncategorized" not in {p.category for p in prompts}
+
+
+def test_borderline_prompts():
+    prompts = borderline_prompts()
+    assert 35 <= len(prompts) <= 50
+    assert len(dedupe(prompts)) == len(prompts)
+    assert not overlap(prompts, benign_prompts())
+
+
+def test_builtin_prompts_disjoint_from_harmful_sources():
+    harmful = [p for name in ("donotanswer", "harmbench", "jbb") for p in harmful_prompts(name)]
+    assert not overlap(harmful, benign_prompts() + borderline_prompts())
+
+
+def test_refusals():
+    rs = refusals()
+    assert 25 <= len(rs) <= 40
+    assert len(set(rs)) == len(rs)
+    assert sum(r.startswith(OPENINGS) for r in rs) >= 0.8 * len(rs)

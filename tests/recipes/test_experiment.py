@@ -1,0 +1,57 @@
+"""The whole experiment on the tiny model: stages run, cache, and report render."""
+
+import json
+
+import pytest
+
+from secvec.recipes.experiment import ColumnSpec, ExperimentConfig, run_experiment
+from secvec.report import write_report
+
+TINY_TRAIN = {"lr": 1e-3, "max_steps": 2, "batch_size": 4, "max_length": 512}
+
+
+def tiny_config(tiny_dir, tmp_path, **extra):
+    cfg = {
+        "model": {"name": tiny_dir}, "output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache"),
+        "data": {"n_eval": 6, "n_align_harmful": 4, "n_align_benign": 4, "n_vectors": 2, "n_vector_prompts": 4,
+                 "n_attack_prompts": 4, "n_overrefusal": 3, "harmful_answer_tokens": 6, "benign_answer_tokens": 6},
+        "align": TINY_TRAIN,
+        "vectors": {"r": 2, "alpha": 8, "train": TINY_TRAIN},
+        "attacks": {"harmful": {"n": 2, "train": TINY_TRAIN}, "benign": {"n": 4, "train": TINY_TRAIN}},
+        "task": {"n_test": 3},
+        "eval": {"judges": ["keyword"], "headline_judge": "keyword", "generation": {"max_new_tokens": 4}},
+    }
+    cfg.update(extra)
+    return ExperimentConfig.model_validate(cfg)
+
+
+def test_experiment_runs_caches_and_reports(tiny_dir, tmp_path, monkeypatch):
+    # the random tiny model never refuses, so it "complies" with every harmful prompt
+    cfg = tiny_config(tiny_dir, tmp_path)
+    results = run_experiment(cfg)
+    names = [c["name"] for c in results["columns"]]
+    assert names == [c.name for c in cfg.columns]
+    for col in results["columns"]:
+        ev = col["eval"]
+        assert ev["n_harmful"] == 6 and 0 <= ev["harm"]["keyword"]["harmful_rate"] <= 1
+        assert ev["task_accuracy"] is not None and ev["over_refusal"] is not None
+    assert results["columns"][3]["protected"] and results["columns"][3]["train"]["steps"] == 2
+    assert all(not t["cached"] for t in results["timings"].values())
+
+    again = run_experiment(cfg)  # every stage cached now
+    assert all(t["cached"] for t in again["timings"].values())
+    assert again["columns"] == results["columns"]
+
+    files = write_report(results, cfg.output_dir)
+    text = files["report"].read_text()
+    assert "harmful FT + vectors" in text and "Wall time per stage" in text
+    assert json.loads(files["results"].read_text())["splits"]["eval"]["sizes"]["eval"] == 6
+    assert files["plot"].stat().st_size > 1000
+
+
+def test_unknown_attack_in_column(tiny_dir, tmp_path):
+    from secvec.errors import ConfigError
+
+    cfg = tiny_config(tiny_dir, tmp_path, columns=[ColumnSpec(name="x", attack="nope")])
+    with pytest.raises(ConfigError, match="nope"):
+        run_experiment(cfg)
