@@ -331,6 +331,25 @@ def judges_validate(judge: Optional[List[str]] = typer.Option(None, "--judge", h
     typer.echo(json.dumps(results, indent=1))
 
 
+@app.command()
+def serve(model: Optional[str] = typer.Option(None, help="base model (name, dir, .gguf); default: the bundled model"),
+          adapter: Optional[str] = typer.Option(None, help="task adapter to merge in"),
+          vectors: Optional[str] = typer.Option(None, help="security vectors dir; served as '<name>+vectors'"),
+          name: str = typer.Option("secvec", help="model name clients ask for"),
+          host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0: all)"),
+          port: int = typer.Option(8000),
+          max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="cap on max_tokens per request"),
+          dtype: str = typer.Option("float32", help="float32 | bfloat16 | float16")) -> None:
+    """Serve an OpenAI-compatible chat endpoint; clients pick '<name>' (vectors off) or '<name>+vectors'."""
+    from secvec.models import DEFAULT_MODEL, load_model
+    from secvec.serve import create_app, run_server
+
+    lm = load_model(model or DEFAULT_MODEL, dtype, adapter=adapter)
+    api = create_app(lm, vectors_dir=vectors, model_name=name, max_new_tokens_cap=max_new_tokens)
+    typer.echo(f"serving {lm.source} as {', '.join(api.state.model_names)} at http://{host}:{port}/v1")
+    run_server(api, host, port)
+
+
 def run() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

@@ -61,7 +61,7 @@ class VectorsConfig(Strict):
     alpha: float = 32.0
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"])
     kl_weight: float = Field(1.0, ge=0.0, description="weight of KL(vectors on || off) on benign data")
-    benign_batch_size: int = Field(4, ge=1)
+    benign_batch_size: int = Field(2, ge=1)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=2e-3, epochs=2, batch_size=8))
 
 

@@ -6,7 +6,8 @@ module registers itself with the decorator. Unknown names fail with the list of 
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+import inspect
+from typing import Any, Callable, Generic, TypeVar
 
 from secvec.errors import ConfigError
 
@@ -39,3 +40,20 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+
+def call_with_options(kind: str, name: str, fn: Callable[..., Any], *args: Any, **options: Any) -> Any:
+    """`fn(*args, **options)`, after checking `options` against `fn`'s signature.
+
+    Options come from YAML; a typo there must fail at once with the options the entry accepts,
+    not as a TypeError deep in a traceback.
+    """
+    sig = inspect.signature(fn)
+    try:
+        sig.bind(*args, **options)
+    except TypeError as e:
+        accepted = [p.name for p in list(sig.parameters.values())[len(args):]
+                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        raise ConfigError(f"{kind} {name!r}: bad options {sorted(options)} ({e}); "
+                          f"accepted options: {', '.join(accepted) or 'none'}") from None
+    return fn(*args, **options)

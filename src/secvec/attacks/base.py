@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from secvec.data.schema import Example
-from secvec.data.sources.options import call_with_options
+from secvec.registry import call_with_options
 from secvec.errors import ConfigError, DataError
 from secvec.registry import Registry
 from secvec.tasks.base import Task

@@ -9,7 +9,7 @@
 A new judge is one module here that registers a factory on `JUDGES`, plus one import line below.
 """
 
-from secvec.data.sources.options import call_with_options
+from secvec.registry import call_with_options
 from secvec.judges.base import JUDGES, LABELS, Judge, Judgement
 from secvec.judges.refusal import is_refusal
 from secvec.judges.summary import HarmSummary, summarize, wilson_interval

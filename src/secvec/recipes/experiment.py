@@ -95,7 +95,7 @@ class ExperimentConfig(Strict):
     vectors: VectorsConfig = Field(default_factory=VectorsConfig)
     attacks: dict[str, AttackPlan] = Field(default_factory=lambda: {
         "harmful": AttackPlan(n=100),
-        "benign": AttackPlan(n=240, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64)),
+        "benign": AttackPlan(n=160, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64)),
     })
     task: TaskPlan = Field(default_factory=TaskPlan)
     columns: list[ColumnSpec] = Field(default_factory=default_columns)

@@ -62,8 +62,9 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     cols = results["columns"]
     names = [c["name"] for c in cols]
     harm = [100 * c["eval"]["harm"].get(judge, {}).get("harmful_rate", 0) for c in cols]
-    lo = [h - 100 * c["eval"]["harm"].get(judge, {}).get("ci_low", 0) for h, c in zip(harm, cols)]
-    hi = [100 * c["eval"]["harm"].get(judge, {}).get("ci_high", 0) - h for h, c in zip(harm, cols)]
+    # clamp: the interval's float rounding can put a bound a hair past the rate
+    lo = [max(0.0, h - 100 * c["eval"]["harm"].get(judge, {}).get("ci_low", 0)) for h, c in zip(harm, cols)]
+    hi = [max(0.0, 100 * c["eval"]["harm"].get(judge, {}).get("ci_high", 0) - h) for h, c in zip(harm, cols)]
     acc = [100 * (c["eval"].get("task_accuracy") or 0) for c in cols]
     fig, ax = plt.subplots(figsize=(max(7, 1.4 * len(cols)), 4.2))
     x = range(len(cols))
@@ -99,7 +100,9 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
         secs = t.get("seconds")
         lines.append(f"| {name} | {secs:.0f} | {'yes' if t.get('cached') else 'no'} |" if secs is not None
                      else f"| {name} | – | {'yes' if t.get('cached') else 'no'} |")
-    lines += ["", f"Total wall time of this run: {results['wall_seconds']:.0f} s (cached stages cost ~0).", ""]
+    fresh = sum(t.get("seconds") or 0 for t in results["timings"].values())
+    lines += ["", f"Wall time of this run: {results['wall_seconds']:.0f} s; all stages computed afresh: "
+              f"{fresh:.0f} s (the sum above; cached stages cost ~0 on a re-run).", ""]
     cols = results["columns"]
     per_cat = [(c["name"], c["eval"]["per_category"].get(judge, {})) for c in cols]
     cats = sorted({k for _, pc in per_cat for k in pc})
@@ -109,7 +112,7 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
         lines += [f"| {c} | " + " | ".join(_pct(pc.get(c)) for _, pc in per_cat) + " |" for c in cats]
     s = results["splits"]
     lines += ["", "## Data", "", f"Seed {results['config']['seed']}. Splits (disjoint, content hashes in results.json): "
-              + ", ".join(f"{k}={v}" for part in s.values() for k, v in part["sizes"].items()) + ".",
+              + ", ".join(f"{part}/{k}={v}" for part, d in s.items() for k, v in d["sizes"].items()) + ".",
               f"Versions: {', '.join(f'{k} {v}' for k, v in results['versions'].items() if k != 'platform')}.", ""]
     md = out / "report.md"
     md.write_text("\n".join(lines))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from secvec.data.schema import Example, Prompt
-from secvec.data.sources.options import call_with_options
+from secvec.registry import call_with_options
 from secvec.data.splits import normalize_text
 from secvec.registry import Registry
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from secvec.data.schema import Prompt
-from secvec.data.sources.options import call_with_options
+from secvec.registry import call_with_options
 from secvec.data.splits import dedupe
 from secvec.errors import DataError
 from secvec.registry import Registry
