@@ -186,16 +186,16 @@ ScaleOpt = typer.Option("demo", "--scale", help="demo (CPU, ~10 min) | paper (10
 
 
 def _experiment_config(config, overrides, scale: str, output_dir: Optional[str]):
-    from secvec.config import _merge, load_config, read_yaml
+    from secvec.config import deep_merge, load_config, read_yaml
     from secvec.errors import ConfigError
     from secvec.recipes.experiment import PROFILES, ExperimentConfig
 
     if scale not in PROFILES:
         raise ConfigError(f"unknown scale {scale!r}; use one of {', '.join(PROFILES)}")
-    base = _merge(PROFILES[scale], read_yaml(config) if config else {})
+    base = deep_merge(PROFILES[scale], read_yaml(config) if config else {})
     if scale != "demo" and "output_dir" not in base:
         base["output_dir"] = f"runs/{scale}"
-    return load_config(ExperimentConfig, None, overrides, **_merge(base, {"output_dir": output_dir} if output_dir else {}))
+    return load_config(ExperimentConfig, None, overrides, **deep_merge(base, {"output_dir": output_dir} if output_dir else {}))
 
 
 def _progress_factory():

@@ -128,10 +128,10 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     return tree
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
@@ -152,8 +152,8 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: list[st
                 **values: Any) -> C:
     """Validated config from YAML file + dotted overrides + keyword values (last wins)."""
     data = read_yaml(path) if path else {}
-    data = _merge(data, parse_overrides(overrides or []))
-    data = _merge(data, {k: v for k, v in values.items() if v is not None})
+    data = deep_merge(data, parse_overrides(overrides or []))
+    data = deep_merge(data, {k: v for k, v in values.items() if v is not None})
     try:
         return cls.model_validate(data)
     except ValidationError as e:
