@@ -287,22 +287,14 @@ def evaluate(model: Optional[str] = typer.Option(None, help="model to evaluate (
              config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt,
              output: Optional[str] = typer.Option(None, "--output", "-o", help="results JSON path")) -> None:
     """Harmfulness (per judge, per category, 95% CI), over-refusal and task accuracy of a model."""
-    from secvec.eval import evaluate_model
-    from secvec.judges import build_judge
     from secvec.models import load_model
-    from secvec.progress import bar
     from secvec.recipes.experiment import Experiment
-    from secvec.tasks import build_task
 
     cfg = _experiment_config(config, overrides, scale, None)
     exp = Experiment(cfg, _progress_factory())
     target = model or str(exp.align(exp.synthesize()).dir / "model")
     lm = load_model(target, adapter=adapter)
-    task = build_task(cfg.task.name, **cfg.task.options)
-    with bar("evaluate") as p:
-        result, records = evaluate_model(lm.model, lm.tokenizer, exp.eval_split["eval"], exp.benign_split["overrefusal"],
-                                         [build_judge(j) for j in cfg.eval.judges], task,
-                                         task.test_items(cfg.task.n_test, cfg.seed), cfg.eval.generation, p)
+    result, records = exp.evaluate(lm.model, lm.tokenizer)
     doc = {"model": target, "adapter": adapter, "eval": result.to_dict(), "splits": exp.splits_record(),
            "config": cfg.model_dump(mode="json"), "generations": records}
     out = Path(output or Path(cfg.output_dir) / "evaluate.json")

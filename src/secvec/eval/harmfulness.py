@@ -52,7 +52,6 @@ def evaluate_model(
     task_gen = gen.model_copy(update={"max_new_tokens": getattr(task, "max_new_tokens", 16)})
     start = time.perf_counter()
     total = len(harmful) + len(benign) + len(task_items)
-    done = [0]
 
     def step(offset: int):
         return (lambda d, _t: progress(offset + d, total)) if progress else None

@@ -132,22 +132,23 @@ class Experiment:
         self.base_id = {"model": cfg.model.model_dump(), "path": self.base_path}
 
     # ---- bookkeeping ----------------------------------------------------------------------
-    def _record(self, stage: Stage, label: str) -> None:
+    def _record(self, stage: Stage, label: str, cached: bool) -> None:
+        """The same timing entry whether the stage ran now or came from the cache."""
         info = stage.info
-        self.timings[label] = {"seconds": info.get("seconds"), "cached": info.get("cached", False),
-                               "key": stage.key, **{k: v for k, v in info.items() if k.startswith("train_")}}
+        self.timings[label] = {"seconds": info.get("seconds"), "cached": cached, "key": stage.key,
+                               **{k: v for k, v in info.items() if k.startswith("train_") or k.endswith("_seconds")}}
 
     @contextmanager
     def _run(self, stage: Stage, label: str):
         if stage.done:
             log.info("%s: cached (%s)", label, stage.dir)
-            self.timings[label] = {**stage.info, "cached": True, "key": stage.key}
+            self._record(stage, label, cached=True)
             yield None
             return
         log.info("%s ...", label)
         with self.cache.compute(stage) as info:
             yield info
-        self._record(stage, label)
+        self._record(stage, label, cached=False)
 
     def splits_record(self) -> dict[str, Any]:
         return {"eval": self.eval_split.to_dict(), "train": self.splits.to_dict(), "benign": self.benign_split.to_dict()}
@@ -240,10 +241,21 @@ class Experiment:
                 info.update(self._compute_column(spec, plan, synth, aligned, vectors, stage))
         return json.loads((stage.dir / "result.json").read_text())
 
-    def _compute_column(self, spec, plan, synth, aligned, vectors, stage) -> dict[str, Any]:
-        from secvec.attacks import AttackData, build_attack, persona_prompt
+    def evaluate(self, model, tokenizer, harmful: Optional[list[Prompt]] = None, label: str = "evaluate"):
+        """Judge `model` on this experiment's held-out prompts, over-refusal set and task items."""
         from secvec.eval import evaluate_model
         from secvec.judges import build_judge
+        from secvec.tasks import build_task
+
+        cfg = self.cfg
+        task = build_task(cfg.task.name, **cfg.task.options)
+        judges = [build_judge(name) for name in cfg.eval.judges]
+        with self.progress(label) as p:
+            return evaluate_model(model, tokenizer, harmful or self.eval_split["eval"], self.benign_split["overrefusal"],
+                                  judges, task, task.test_items(cfg.task.n_test, cfg.seed), cfg.eval.generation, p)
+
+    def _compute_column(self, spec, plan, synth, aligned, vectors, stage) -> dict[str, Any]:
+        from secvec.attacks import AttackData, build_attack, persona_prompt
         from secvec.tasks import build_task
         from secvec.vectors import SecurityVectors, protected_finetune, vectors_on
 
@@ -269,11 +281,8 @@ class Experiment:
         harmful = self.eval_split["eval"]
         if attack_type == "identity-shift":
             harmful = [persona_prompt(p) for p in harmful]
-        judges = [build_judge(name) for name in cfg.eval.judges]
-        with (vectors_on(model, sv) if spec.vectors_on else nullcontext(model)) as m, \
-                self.progress(f"{spec.name}: evaluate") as p:
-            result, records = evaluate_model(m, lm.tokenizer, harmful, self.benign_split["overrefusal"], judges, task,
-                                             task.test_items(cfg.task.n_test, cfg.seed), cfg.eval.generation, p)
+        with (vectors_on(model, sv) if spec.vectors_on else nullcontext(model)) as m:
+            result, records = self.evaluate(m, lm.tokenizer, harmful, label=f"{spec.name}: evaluate")
         out = {"name": spec.name, "attack": spec.attack, "attack_type": attack_type, "protected": spec.protected,
                "vectors_on": spec.vectors_on, "train": train_info, "eval": result.to_dict()}
         (stage.dir / "result.json").write_text(json.dumps(out, indent=1))
