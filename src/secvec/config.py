@@ -52,6 +52,8 @@ class TrainConfig(Strict):
     max_grad_norm: Optional[float] = 1.0
     seed: int = 0
     checkpoint_every: Optional[int] = Field(None, ge=1, description="steps between resumable checkpoints")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "fp32", description="bf16 autocast (weights stay fp32); auto = bf16 where the hardware has it")
 
 
 class VectorsConfig(Strict):
@@ -72,6 +74,7 @@ class GenerationConfig(Strict):
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int = 0
+    precision: Literal["auto", "fp32", "bf16"] = "fp32"
 
 
 class VectorsTrainCommand(Strict):

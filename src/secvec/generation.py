@@ -14,6 +14,7 @@ import torch
 from secvec.config import GenerationConfig
 from secvec.data.schema import Prompt
 from secvec.models.chat import Messages, prompt_text
+from secvec.models.precision import autocast
 
 
 @dataclass
@@ -52,7 +53,7 @@ def generate(
             idx = order[start:start + cfg.batch_size]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                             add_special_tokens=False).to(device)
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast(cfg.precision, device):
                 out = model.generate(
                     **enc, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
                     temperature=cfg.temperature if cfg.do_sample else None,

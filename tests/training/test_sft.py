@@ -69,3 +69,14 @@ def _stop_after(n):
             raise KeyboardInterrupt
 
     return progress
+
+
+def test_bf16_autocast_trains_and_leaves_a_plain_fp32_model(tiny, pairs):
+    model = copy.deepcopy(tiny.model)
+    harmful, _ = pairs
+    result = train(prepare_trainable(model, TrainConfig(lr=1e-2)), tiny.tokenizer, harmful,
+                   TrainConfig(lr=1e-2, epochs=3, batch_size=4, precision="bf16"))
+    assert result.losses[-1] < result.losses[0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+    ids = tiny.tokenizer("hello", return_tensors="pt")["input_ids"]
+    assert model(input_ids=ids).logits.dtype == torch.float32  # no autocast wrapper left behind

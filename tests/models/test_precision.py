@@ -1,0 +1,20 @@
+import torch
+
+from secvec.models import precision
+
+
+def test_explicit_precision_is_kept_and_auto_follows_the_cpu(monkeypatch):
+    assert precision.resolve("fp32") == "fp32"
+    assert precision.resolve("bf16") == "bf16"
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    assert precision.resolve("auto", "cpu") == "fp32"
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert precision.resolve("auto", "cpu") == "bf16"
+
+
+def test_autocast_runs_matmuls_in_bf16_only_when_asked():
+    a = torch.randn(4, 4)
+    with precision.autocast("bf16"):
+        assert (a @ a).dtype == torch.bfloat16
+    with precision.autocast("fp32"):
+        assert (a @ a).dtype == torch.float32
