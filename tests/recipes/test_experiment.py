@@ -34,9 +34,13 @@ def test_experiment_runs_caches_and_reports(tiny_dir, tmp_path, monkeypatch):
     for col in results["columns"]:
         ev = col["eval"]
         assert ev["n_harmful"] == 6 and 0 <= ev["harm"]["keyword"]["harmful_rate"] <= 1
-        assert ev["task_accuracy"] is not None and ev["over_refusal"] is not None
+        assert ev["over_refusal"] is not None
+        # the task is scored where it means something, not after a harmful attack or with vectors on
+        scored = col["attack"] not in ("harmful",) and not col["vectors_on"]
+        assert (ev["task_accuracy"] is not None) == scored and ev["n_task"] == (3 if scored else 0)
     assert results["columns"][3]["protected"] and results["columns"][3]["train"]["steps"] == 2
     assert all(not t["cached"] for t in results["timings"].values())
+    assert all(t["peak_rss_mb"] > 50 for t in results["timings"].values())
 
     again = run_experiment(cfg)  # every stage cached now
     assert all(t["cached"] for t in again["timings"].values())
@@ -44,7 +48,7 @@ def test_experiment_runs_caches_and_reports(tiny_dir, tmp_path, monkeypatch):
 
     files = write_report(results, cfg.output_dir)
     text = files["report"].read_text()
-    assert "harmful FT + vectors" in text and "Wall time per stage" in text
+    assert "harmful FT + vectors" in text and "Wall time and peak memory per stage" in text
     assert json.loads(files["results"].read_text())["splits"]["eval"]["sizes"]["eval"] == 6
     assert files["plot"].stat().st_size > 1000
 

@@ -56,8 +56,9 @@ def evaluate_model(
     def step(offset: int):
         return (lambda d, _t: progress(offset + d, total)) if progress else None
 
-    harm_gens = generate(model, tokenizer, list(harmful), gen, progress=step(0)) if harmful else []
-    benign_gens = generate(model, tokenizer, list(benign), gen, progress=step(len(harmful))) if benign else []
+    # One call for both prompt sets: same settings, fuller batches.
+    both = generate(model, tokenizer, list(harmful) + list(benign), gen, progress=step(0)) if harmful or benign else []
+    harm_gens, benign_gens = both[:len(harmful)], both[len(harmful):]
     task_gens = generate(model, tokenizer, [it.prompt for it in task_items], task_gen,
                          progress=step(len(harmful) + len(benign))) if task_items else []
     seconds = time.perf_counter() - start

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from secvec.memory import peak_rss
+
 
 def stable_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -50,7 +52,9 @@ class StageCache:
         stage.dir.mkdir(parents=True)
         info: dict[str, Any] = dict(extra or {})
         start = time.perf_counter()
-        yield info
+        with peak_rss() as peak:
+            yield info
         info["seconds"] = time.perf_counter() - start
+        info["peak_rss_mb"] = round(peak.rss_mb)
         info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         (stage.dir / "stage.json").write_text(json.dumps(info, indent=1, default=str))

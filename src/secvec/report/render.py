@@ -95,11 +95,12 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
                  "95% Wilson interval in brackets; vectors are off in every evaluation except the "
                  "'vectors on' check.")
     lines += ["", markdown_table(table_rows(results)), f"![harmfulness]({png.name})", ""]
-    lines += ["## Wall time per stage", "", "| stage | seconds | cached |", "|---|---|---|"]
+    lines += ["## Wall time and peak memory per stage", "",
+              "| stage | seconds | peak RSS (MiB) | cached |", "|---|---|---|---|"]
     for name, t in results["timings"].items():
-        secs = t.get("seconds")
-        lines.append(f"| {name} | {secs:.0f} | {'yes' if t.get('cached') else 'no'} |" if secs is not None
-                     else f"| {name} | – | {'yes' if t.get('cached') else 'no'} |")
+        secs, rss = t.get("seconds"), t.get("peak_rss_mb")
+        lines.append(f"| {name} | {'–' if secs is None else f'{secs:.0f}'} | {'–' if rss is None else rss} | "
+                     f"{'yes' if t.get('cached') else 'no'} |")
     fresh = sum(t.get("seconds") or 0 for t in results["timings"].values())
     lines += ["", f"Wall time of this run: {results['wall_seconds']:.0f} s; all stages computed afresh: "
               f"{fresh:.0f} s (the sum above; cached stages cost ~0 on a re-run).", ""]
