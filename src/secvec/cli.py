@@ -185,17 +185,37 @@ def export(model: str = typer.Option(..., help="base model (name, dir, .gguf)"),
 ScaleOpt = typer.Option("demo", "--scale", help="demo (CPU, ~10 min) | paper (100 vector vs 1,000 attack samples)")
 
 
-def _experiment_config(config, overrides, scale: str, output_dir: Optional[str]):
+def _experiment_config(config, overrides, scale: str, output_dir: Optional[str], cls=None):
+    """An `ExperimentConfig` (or a command's subclass of it): scale profile < YAML < --set < --output-dir."""
     from secvec.config import deep_merge, load_config, read_yaml
     from secvec.errors import ConfigError
     from secvec.recipes.experiment import PROFILES, ExperimentConfig
 
+    cls = cls or ExperimentConfig
     if scale not in PROFILES:
         raise ConfigError(f"unknown scale {scale!r}; use one of {', '.join(PROFILES)}")
-    base = deep_merge(PROFILES[scale], read_yaml(config) if config else {})
+    # The profile lands on the full defaults, so a partial profile entry (e.g. one attack) keeps
+    # the other defaults (e.g. the benign attack) instead of replacing the whole mapping.
+    defaults = {k: v for k, v in cls().model_dump(mode="json").items() if k != "output_dir"}
+    profile = deep_merge(defaults, PROFILES[scale]) if PROFILES[scale] else {}
+    base = deep_merge(profile, read_yaml(config) if config else {})
     if scale != "demo" and "output_dir" not in base:
-        base["output_dir"] = f"runs/{scale}"
-    return load_config(ExperimentConfig, None, overrides, **deep_merge(base, {"output_dir": output_dir} if output_dir else {}))
+        base["output_dir"] = f"runs/{scale}" if cls is ExperimentConfig else \
+            f"{cls.model_fields['output_dir'].default}-{scale}"
+    return load_config(cls, None, overrides, **deep_merge(base, {"output_dir": output_dir} if output_dir else {}))
+
+
+def _print_table(title: str, rows: list[dict[str, str]]) -> None:
+    from rich.table import Table
+
+    from secvec.progress import console
+
+    table = Table(title=title)
+    for key in rows[0]:
+        table.add_column(key)
+    for r in rows:
+        table.add_row(*r.values())
+    console.print(table)
 
 
 def _progress_factory():
@@ -208,10 +228,7 @@ def _progress_factory():
 def demo(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt,
          output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o")) -> None:
     """The paper's experiment on the bundled model: align, vectors, attack vanilla vs protected, judge, report."""
-    from rich.table import Table
-
     from secvec.config import dump_config
-    from secvec.progress import console
     from secvec.recipes.experiment import run_experiment
     from secvec.report import table_rows, write_report
 
@@ -219,13 +236,42 @@ def demo(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = Se
     results = run_experiment(cfg, _progress_factory())
     files = write_report(results, cfg.output_dir, _judge_validation(cfg.eval.judges))
     dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
-    rows = table_rows(results)
-    table = Table(title=f"secvec demo ({cfg.scale}), wall {results['wall_seconds']:.0f} s")
-    for key in rows[0]:
-        table.add_column(key)
-    for r in rows:
-        table.add_row(*r.values())
-    console.print(table)
+    _print_table(f"secvec demo ({cfg.scale}), wall {results['wall_seconds']:.0f} s", table_rows(results))
+    typer.echo(f"report -> {files['report']}  results -> {files['results']}  plot -> {files['plot']}")
+
+
+@app.command("immunize-report")
+def immunize_report(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
+                    scale: str = ScaleOpt,
+                    output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o")) -> None:
+    """Does a defense immunize the aligned model? Resistance, stability, generalization, trainability."""
+    from secvec.config import dump_config
+    from secvec.recipes.immunize import ImmunizeConfig, run_immunize
+    from secvec.report.immunize import summary_rows, write_immunize_report
+
+    cfg = _experiment_config(config, overrides, scale, output_dir, ImmunizeConfig)
+    results = run_immunize(cfg, _progress_factory())
+    files = write_immunize_report(results, cfg.output_dir)
+    dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
+    _print_table(f"immunization: {cfg.defense.name} ({cfg.scale}), wall {results['wall_seconds']:.0f} s",
+                 summary_rows(results))
+    typer.echo(f"report -> {files['report']}  results -> {files['results']}  "
+               f"plots -> {files['resistance']}, {files['trainability']}")
+
+
+@app.command()
+def compare(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt,
+            output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o")) -> None:
+    """Several defenses against the same attacks and budgets: harmful rate per judge, task accuracy, cost."""
+    from secvec.config import dump_config
+    from secvec.recipes.compare import CompareConfig, run_compare
+    from secvec.report import table_rows, write_report
+
+    cfg = _experiment_config(config, overrides, scale, output_dir, CompareConfig)
+    results = run_compare(cfg, _progress_factory())
+    files = write_report(results, cfg.output_dir, _judge_validation(cfg.eval.judges))
+    dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
+    _print_table(f"secvec compare ({cfg.scale}), wall {results['wall_seconds']:.0f} s", table_rows(results))
     typer.echo(f"report -> {files['report']}  results -> {files['results']}  plot -> {files['plot']}")
 
 

@@ -43,7 +43,7 @@ class DataPlan(Strict):
     n_attack_prompts: int = Field(140, ge=1, description="prompts answered by the base model for attack pairs")
     n_overrefusal: int = Field(20, ge=0)
     vectors_persona: int = Field(0, ge=0, description="vector pairs repeated in the identity-shift persona")
-    harmful_answer_tokens: int = Field(32, ge=4)
+    harmful_answer_tokens: int = Field(40, ge=4)
     benign_answer_tokens: int = Field(64, ge=4)
     samples_per_prompt: int = Field(1, ge=1, description=">1 samples several answers per attack prompt")
     stratify_eval: bool = True
@@ -53,7 +53,8 @@ class AttackPlan(Strict):
     type: Optional[str] = Field(None, description="attack registry name (default: the key)")
     n: int = Field(100, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
-    train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=128))
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=128,
+                                                                   precision="auto"))
 
 
 class TaskPlan(Strict):
@@ -67,6 +68,8 @@ class ColumnSpec(Strict):
     attack: Optional[str] = None
     protected: bool = False
     vectors_on: bool = Field(False, description="evaluate with the vectors on (checks that they work)")
+    task: Optional[bool] = Field(None, description="score the benign task; default: not after a harmful attack "
+                                                   "or with the vectors on, where it only costs time")
 
 
 def default_columns() -> list[ColumnSpec]:
@@ -81,7 +84,8 @@ def default_columns() -> list[ColumnSpec]:
 class EvalPlan(Strict):
     judges: list[str] = Field(default_factory=lambda: ["keyword", "content"])
     headline_judge: str = "content"
-    generation: GenerationConfig = Field(default_factory=lambda: GenerationConfig(max_new_tokens=32, batch_size=16))
+    generation: GenerationConfig = Field(default_factory=lambda: GenerationConfig(max_new_tokens=32, batch_size=48,
+                                                                                  precision="auto"))
 
 
 class ExperimentConfig(Strict):
@@ -91,11 +95,14 @@ class ExperimentConfig(Strict):
     output_dir: str = "runs/demo"
     cache_dir: Optional[str] = None
     data: DataPlan = Field(default_factory=DataPlan)
-    align: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=1, batch_size=8, max_length=128))
-    vectors: VectorsConfig = Field(default_factory=VectorsConfig)
+    align: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=1, batch_size=8, max_length=128,
+                                                                   precision="auto"))
+    vectors: VectorsConfig = Field(default_factory=lambda: VectorsConfig(train=TrainConfig(
+        lr=1e-3, epochs=3, batch_size=8, scheduler="cosine", warmup_steps=2, precision="auto")))
     attacks: dict[str, AttackPlan] = Field(default_factory=lambda: {
         "harmful": AttackPlan(n=100),
-        "benign": AttackPlan(n=160, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64)),
+        "benign": AttackPlan(n=160, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64,
+                                                      precision="auto")),
     })
     task: TaskPlan = Field(default_factory=TaskPlan)
     columns: list[ColumnSpec] = Field(default_factory=default_columns)
@@ -135,7 +142,8 @@ class Experiment:
     def _record(self, stage: Stage, label: str, cached: bool) -> None:
         """The same timing entry whether the stage ran now or came from the cache."""
         info = stage.info
-        self.timings[label] = {"seconds": info.get("seconds"), "cached": cached, "key": stage.key,
+        self.timings[label] = {"seconds": info.get("seconds"), "peak_rss_mb": info.get("peak_rss_mb"),
+                               "cached": cached, "key": stage.key,
                                **{k: v for k, v in info.items() if k.startswith("train_") or k.endswith("_seconds")}}
 
     @contextmanager
@@ -166,7 +174,8 @@ class Experiment:
         with self._run(stage, "synthesize") as info:
             if info is not None:
                 lm = load_model(self.cfg.model.name, self.cfg.model.dtype)
-                harm_gen = GenerationConfig(max_new_tokens=d.harmful_answer_tokens, batch_size=16, seed=self.cfg.seed)
+                gen = self.cfg.eval.generation.model_copy(update={"seed": self.cfg.seed})
+                harm_gen = gen.model_copy(update={"max_new_tokens": d.harmful_answer_tokens})
                 n_attack = max((a.n for k, a in self.cfg.attacks.items() if (a.type or k) in ("harmful", "mixed")),
                                default=0)
                 with self.progress("synthesize: vectors pairs") as p:
@@ -176,7 +185,7 @@ class Experiment:
                     atk = harmful_pairs(lm, self.splits["attack"], n_attack, sampled, is_refusal, p) if n_attack else []
                 with self.progress("synthesize: benign answers") as p:
                     ben = answer_pairs(lm, self.benign_split["align"],
-                                       GenerationConfig(max_new_tokens=d.benign_answer_tokens, batch_size=16), p)
+                                       gen.model_copy(update={"max_new_tokens": d.benign_answer_tokens}), p)
                 write_examples(stage.dir / "vectors_pairs.jsonl", vec)
                 write_examples(stage.dir / "attack_pairs.jsonl", atk)
                 write_examples(stage.dir / "benign_pairs.jsonl", ben)
@@ -203,14 +212,14 @@ class Experiment:
                 info.update(train=result.to_dict(), examples=len(data))
         return stage
 
-    def train_vectors(self, synth: Stage, aligned: Stage) -> Stage:
+    def train_vectors(self, synth: Stage, aligned: Stage, label: str = "vectors") -> Stage:
         from secvec.attacks import persona_examples
         from secvec.vectors import train_vectors
 
         cfg = self.cfg
         stage = self.cache.stage("vectors", {"synth": synth.key, "aligned": aligned.key,
                                              "vectors": cfg.vectors.model_dump(), "persona": cfg.data.vectors_persona})
-        with self._run(stage, "vectors") as info:
+        with self._run(stage, label) as info:
             if info is not None:
                 lm = load_model(str(aligned.dir / "model"))
                 harmful = load_examples(synth.dir / "vectors_pairs.jsonl")
@@ -241,7 +250,8 @@ class Experiment:
                 info.update(self._compute_column(spec, plan, synth, aligned, vectors, stage))
         return json.loads((stage.dir / "result.json").read_text())
 
-    def evaluate(self, model, tokenizer, harmful: Optional[list[Prompt]] = None, label: str = "evaluate"):
+    def evaluate(self, model, tokenizer, harmful: Optional[list[Prompt]] = None, label: str = "evaluate",
+                 with_task: bool = True):
         """Judge `model` on this experiment's held-out prompts, over-refusal set and task items."""
         from secvec.eval import evaluate_model
         from secvec.judges import build_judge
@@ -252,7 +262,8 @@ class Experiment:
         judges = [build_judge(name) for name in cfg.eval.judges]
         with self.progress(label) as p:
             return evaluate_model(model, tokenizer, harmful or self.eval_split["eval"], self.benign_split["overrefusal"],
-                                  judges, task, task.test_items(cfg.task.n_test, cfg.seed), cfg.eval.generation, p)
+                                  judges, task, task.test_items(cfg.task.n_test, cfg.seed) if with_task else (),
+                                  cfg.eval.generation, p)
 
     def _compute_column(self, spec, plan, synth, aligned, vectors, stage) -> dict[str, Any]:
         from secvec.attacks import AttackData, build_attack, persona_prompt
@@ -282,7 +293,10 @@ class Experiment:
         if attack_type == "identity-shift":
             harmful = [persona_prompt(p) for p in harmful]
         with (vectors_on(model, sv) if spec.vectors_on else nullcontext(model)) as m:
-            result, records = self.evaluate(m, lm.tokenizer, harmful, label=f"{spec.name}: evaluate")
+            with_task = spec.task if spec.task is not None else \
+                not spec.vectors_on and attack_type not in ("harmful", "identity-shift")
+            result, records = self.evaluate(m, lm.tokenizer, harmful, label=f"{spec.name}: evaluate",
+                                            with_task=with_task)
         out = {"name": spec.name, "attack": spec.attack, "attack_type": attack_type, "protected": spec.protected,
                "vectors_on": spec.vectors_on, "train": train_info, "eval": result.to_dict()}
         (stage.dir / "result.json").write_text(json.dumps(out, indent=1))
