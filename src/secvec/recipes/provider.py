@@ -1,0 +1,219 @@
+"""The fine-tuning provider: serves the aligned model and fine-tunes users' data under a defense.
+
+`immunize-report` and `compare` both ask the same question many times: "fine-tune the aligned
+model on this attack, under this defense, then judge the served model". A `Point` says which;
+`Provider.run` answers it as one cached stage of the experiment (same cache, same timings),
+so points shared between commands, or between the conditions of one report, run once.
+
+The defense's own data come from `ExperimentInputs`: refusal pairs from the alignment split,
+the alignment set, and security vectors from the cached vectors stage. For the generalization
+condition they can be restricted to some prompt sources (one domain), in which case the
+vectors are trained on that domain's pairs only, in a stage of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Optional, Sequence
+
+from pydantic import Field, model_validator
+
+from secvec.config import Strict
+from secvec.data.loading import load_examples, write_examples
+from secvec.data.schema import Example, Prompt
+from secvec.errors import DataError
+from secvec.models.loading import load_model
+from secvec.recipes.cache import Stage, stable_hash
+from secvec.recipes.experiment import AttackPlan, Experiment
+from secvec.vectors.core import SecurityVectors, examples_hash
+
+
+def in_sources(items: Sequence[Any], sources: Optional[Sequence[str]]) -> list[Any]:
+    """Prompts or examples whose `source` is one of `sources` (all of them when None)."""
+    return list(items) if sources is None else [x for x in items if x.source in sources]
+
+
+class ExperimentInputs:
+    """`DefenseInputs` from an experiment's cached stages, optionally one domain's sources only.
+
+    `used` records what a defense drew, by content hash or stage key, so a point's cache key
+    changes exactly when the defense's data change (and not for a defense that drew nothing).
+    """
+
+    def __init__(self, exp: Experiment, synth: Stage, aligned: Stage, sources: Optional[Sequence[str]] = None,
+                 limit: Optional[int] = None) -> None:
+        self.exp, self.synth, self.aligned = exp, synth, aligned
+        self.sources = sorted(sources) if sources is not None else None
+        self.limit = limit
+        self.used: dict[str, str] = {}
+
+    def _domain(self, items: Sequence[Any], what: str) -> list[Any]:
+        kept = in_sources(items, self.sources)[: self.limit]
+        if not kept:
+            raise DataError(f"no {what} from sources {self.sources}; name sources the experiment's "
+                            "data.train_sources include")
+        return kept
+
+    def refusal_pairs(self) -> list[Example]:
+        from secvec.data.builtin import refusals
+        from secvec.recipes.pairs import refusal_pairs
+
+        pairs = refusal_pairs(self._domain(self.exp.splits["align"], "alignment prompts"), refusals(),
+                              self.exp.cfg.seed)
+        self.used["refusal_pairs"] = examples_hash(pairs)
+        return pairs
+
+    def alignment_pairs(self) -> list[Example]:
+        pairs = self.refusal_pairs() + load_examples(self.synth.dir / "benign_pairs.jsonl")
+        self.used["alignment_pairs"] = examples_hash(pairs)
+        return pairs
+
+    def security_vectors(self) -> SecurityVectors:
+        if self.sources is None:
+            stage = self.exp.train_vectors(self.synth, self.aligned)
+        else:
+            stage = self.exp.train_vectors(self._domain_synth(), self.aligned, f"vectors ({'+'.join(self.sources)})")
+        self.used["vectors"] = stage.key
+        return SecurityVectors.load(stage.dir / "vectors")
+
+    def _domain_synth(self) -> Stage:
+        """The synthesized pairs with the harmful ones cut to this domain: what `train_vectors` reads."""
+        exp = self.exp
+        stage = exp.cache.stage("domain", {"synth": self.synth.key, "sources": self.sources, "limit": self.limit})
+        with exp._run(stage, f"domain pairs ({'+'.join(self.sources or [])})") as info:
+            if info is not None:
+                vec = self._domain(load_examples(self.synth.dir / "vectors_pairs.jsonl"), "vector pairs")
+                write_examples(stage.dir / "vectors_pairs.jsonl", vec)
+                write_examples(stage.dir / "benign_pairs.jsonl", load_examples(self.synth.dir / "benign_pairs.jsonl"))
+                info.update(vectors_pairs=len(vec))
+        return stage
+
+
+def attack_pairs(synth: Stage, sources: Optional[Sequence[str]] = None) -> list[Example]:
+    """The synthesized harmful attack pairs, optionally only those from `sources`."""
+    path = synth.dir / "attack_pairs.jsonl"
+    return in_sources(load_examples(path), sources) if path.stat().st_size else []
+
+
+def domain_size(exp: Experiment, synth: Stage, sources: Sequence[str]) -> int:
+    """How many vector pairs and alignment prompts a domain has (the smaller): its largest fair `limit`."""
+    vec = in_sources(load_examples(synth.dir / "vectors_pairs.jsonl"), sources)
+    return min(len(vec), len(in_sources(exp.splits["align"], sources)))
+
+
+class DefenseSpec(Strict):
+    """A defense by name with its options (YAML may give the bare name); checked when the config loads."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _known(self) -> "DefenseSpec":
+        from secvec.defenses import build_defense
+
+        build_defense(self.name, **self.options)  # unknown name or option: ConfigError now, not mid-run
+        return self
+
+
+@dataclass
+class Point:
+    """One fine-tune + evaluate: the defense, the attack and its budget, and what is measured."""
+
+    label: str
+    defense: str = "none"
+    options: dict[str, Any] = field(default_factory=dict)
+    attack: Optional[AttackPlan] = None          # None: the served model before any fine-tuning
+    attack_sources: Optional[list[str]] = None   # harmful attack pairs from these sources only
+    defense_sources: Optional[list[str]] = None  # the defense's harmful data from these sources only
+    defense_limit: Optional[int] = None          # ... and at most this many of each kind
+    harmful: Optional[list[Prompt]] = None       # evaluation prompts (default: the experiment's eval split)
+    measure: Literal["all", "harm", "task"] = "all"  # "harm": no task items; "task": task items only
+    heldout: list[Example] = field(default_factory=list)  # benign text for perplexity (if any)
+
+
+class Provider:
+    """The aligned model and the experiment's data, ready to run points against."""
+
+    def __init__(self, exp: Experiment, synth: Stage, aligned: Stage) -> None:
+        self.exp, self.synth, self.aligned = exp, synth, aligned
+
+    def run(self, point: Point) -> dict[str, Any]:
+        """The point's result (`name`, `defense`, `train`, `eval`, `perplexity`), computed or cached."""
+        from secvec.defenses import build_defense
+
+        exp, cfg = self.exp, self.exp.cfg
+        if point.attack and not point.attack.type:
+            raise ValueError(f"point {point.label!r}: the attack plan must name its type")
+        defense = build_defense(point.defense, **point.options)
+        inputs = ExperimentInputs(exp, self.synth, self.aligned, point.defense_sources, point.defense_limit)
+        defense.prepare(inputs)
+        harmful = point.harmful if point.harmful is not None else exp.eval_split["eval"]
+        payload = {"aligned": self.aligned.key, "synth": self.synth.key, "defense": defense.describe(),
+                   "defense_data": inputs.used, "attack": point.attack.model_dump() if point.attack else None,
+                   "attack_sources": point.attack_sources, "harmful": stable_hash([asdict(p) for p in harmful]),
+                   "measure": point.measure, "heldout": examples_hash(point.heldout) if point.heldout else None,
+                   "eval": cfg.eval.model_dump(), "task": cfg.task.model_dump(),
+                   "benign": exp.benign_split.to_dict(), "seed": cfg.seed}
+        stage = exp.cache.stage("point", payload)
+        with exp._run(stage, point.label) as info:
+            if info is not None:
+                out, records = self._compute(point, defense, harmful)
+                out["defense_data"] = inputs.used
+                (stage.dir / "result.json").write_text(json.dumps(out, indent=1))
+                with (stage.dir / "generations.jsonl").open("w") as f:
+                    f.writelines(json.dumps(rec) + "\n" for rec in records)
+                info.update(train_seconds=out["train"].get("seconds"), eval_seconds=out["eval"]["seconds"])
+        result = json.loads((stage.dir / "result.json").read_text())
+        result["name"] = point.label
+        return result
+
+    def _attack_examples(self, plan: AttackPlan, sources: Optional[list[str]]) -> list[Example]:
+        from secvec.attacks import AttackData, build_attack
+        from secvec.tasks import build_task
+
+        cfg = self.exp.cfg
+        data = AttackData(harmful_pairs=attack_pairs(self.synth, sources),
+                          benign_pairs=load_examples(self.synth.dir / "benign_pairs.jsonl"),
+                          task=build_task(cfg.task.name, **cfg.task.options))
+        return build_attack(plan.type, data, plan.n, cfg.seed, **plan.options)
+
+    def _compute(self, point: Point, defense, harmful: list[Prompt]) -> tuple[dict[str, Any], list[dict]]:
+        from secvec.attacks import persona_prompt
+        from secvec.eval.perplexity import perplexity
+
+        exp = self.exp
+        lm = load_model(str(self.aligned.dir / "model"))
+        model = defense.deployed(lm.model)
+        train_info: dict[str, Any] = {}
+        if point.attack:
+            examples = self._attack_examples(point.attack, point.attack_sources)
+            with exp.progress(f"{point.label}: fine-tune") as p:
+                model, result = defense.finetune(model, lm.tokenizer, examples, point.attack.train, progress=p)
+            train_info = result.to_dict()
+            train_info["loss_curve"] = train_info.pop("losses")
+            if point.attack.type == "identity-shift":
+                harmful = [persona_prompt(p) for p in harmful]
+        if point.measure == "task":
+            result, records = self._task_only(model, lm.tokenizer, f"{point.label}: evaluate")
+        else:
+            result, records = exp.evaluate(model, lm.tokenizer, harmful, label=f"{point.label}: evaluate",
+                                           with_task=point.measure == "all")
+        ppl = perplexity(model, lm.tokenizer, point.heldout) if point.heldout else None
+        return {"defense": defense.describe(), "attack": point.attack.model_dump() if point.attack else None,
+                "train": train_info, "eval": result.to_dict(), "perplexity": ppl}, records
+
+    def _task_only(self, model, tokenizer, label: str):
+        from secvec.eval import evaluate_model
+        from secvec.tasks import build_task
+
+        cfg = self.exp.cfg
+        task = build_task(cfg.task.name, **cfg.task.options)
+        with self.exp.progress(label) as p:
+            return evaluate_model(model, tokenizer, [], [], [], task, task.test_items(cfg.task.n_test, cfg.seed),
+                                  cfg.eval.generation, p)

@@ -1,0 +1,147 @@
+"""Each defense on the tiny model: what it trains on, and that it does what its paper says."""
+
+import copy
+
+import pytest
+import torch
+
+from secvec.config import TrainConfig, VectorsConfig
+from secvec.data.schema import Example
+from secvec.data.tokenize import encode_examples
+from secvec.defenses import StaticInputs, available_defenses, build_defense
+from secvec.defenses.lisa import Proximal, bistate_schedule
+from secvec.defenses.safety_mix import mix_refusals
+from secvec.errors import ConfigError, DataError
+from secvec.vectors import protected_finetune, train_vectors
+
+CFG = TrainConfig(lr=1e-2, max_steps=3, batch_size=4, max_length=96)
+
+
+@pytest.fixture
+def refusals():
+    return [Example.from_pair(f"how do I do bad thing {i}?", "I can't help with that.", source="refusal")
+            for i in range(3)]
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _distance(a, b):
+    return sum(((a[k] - b[k]).float() ** 2).sum().item() for k in a) ** 0.5
+
+
+def test_registry_names_and_bad_options():
+    assert available_defenses() == ["lisa", "none", "safety-mix", "security-vectors"]
+    with pytest.raises(ConfigError, match="unknown defense 'nope'; known: lisa, none"):
+        build_defense("nope")
+    with pytest.raises(ConfigError, match="accepted options: ratio"):
+        build_defense("safety-mix", rate=0.1)
+    with pytest.raises(ConfigError, match="ratio"):
+        build_defense("safety-mix", ratio=-1)
+    assert build_defense("lisa", rho=2).describe() == {"name": "lisa", "options": {"rho": 2}}
+
+
+def test_safety_mix_adds_the_right_number_of_refusals_and_keeps_user_data(pairs, refusals):
+    _, benign = pairs
+    mixed = mix_refusals(benign, refusals, ratio=0.5, seed=0)
+    assert len(mixed) == 12 and sum(e.source == "refusal" for e in mixed) == 4
+    assert sorted(e.prompt for e in mixed if e.source != "refusal") == sorted(e.prompt for e in benign)
+    assert [e.prompt for e in mixed] == [e.prompt for e in mix_refusals(benign, refusals, 0.5, seed=0)]
+    cycled = mix_refusals(benign, refusals, ratio=2.0, seed=1)  # 16 needed from a pool of 3: spread evenly
+    counts = sorted(sum(e.prompt == r.prompt for e in cycled) for r in refusals)
+    assert sum(counts) == 16 and counts[-1] - counts[0] <= 1
+    assert len(mix_refusals(benign, [], ratio=0.0, seed=0)) == 8
+    with pytest.raises(DataError, match="no refusal examples"):
+        mix_refusals(benign, [], ratio=0.5, seed=0)
+
+
+def test_safety_mix_trains_on_the_mixed_set(tiny, pairs, refusals):
+    _, benign = pairs
+    defense = build_defense("safety-mix", ratio=0.5)
+    defense.prepare(StaticInputs(refusals=refusals))
+    _, result = defense.finetune(tiny.model, tiny.tokenizer, benign, CFG)
+    assert result.examples == 12 and result.steps == 3
+
+
+def test_none_and_security_vectors_are_protected_finetune(tiny, pairs):
+    harmful, benign = pairs
+    base = copy.deepcopy(tiny.model)
+    vec_cfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96))
+    vectors, _ = train_vectors(copy.deepcopy(base), tiny.tokenizer, harmful, benign, vec_cfg)
+
+    for name, sv in (("none", None), ("security-vectors", vectors)):
+        defense = build_defense(name)
+        defense.prepare(StaticInputs(vectors=vectors))
+        got, r1 = defense.finetune(copy.deepcopy(base), tiny.tokenizer, harmful, CFG)
+        want, r2 = protected_finetune(copy.deepcopy(base), tiny.tokenizer, harmful, CFG, sv)
+        assert r1.losses == r2.losses, name
+        for (k, a), b in zip(_weights(got).items(), _weights(want).values()):
+            torch.testing.assert_close(a, b, msg=k)
+    with pytest.raises(DataError, match="needs security vectors"):
+        build_defense("security-vectors").prepare(StaticInputs())
+
+
+def test_bistate_schedule():
+    assert bistate_schedule(40, 2, 18) == [("align", 2), ("user", 18), ("align", 2), ("user", 18),
+                                           ("align", 2), ("user", 4)]
+    assert bistate_schedule(5, 0, 3) == [("user", 3), ("user", 2)]
+
+
+def test_proximal_term_value_and_pull_toward_anchor(tiny):
+    model = tiny.model
+    prox = Proximal(model, rho=4.0)
+
+    class Acc:
+        unwrap_model = staticmethod(lambda m: m)
+
+    assert prox(model, Acc()).item() == 0.0
+    p = next(model.parameters())
+    with torch.no_grad():
+        p.add_(0.5)
+    value = prox(model, Acc())
+    assert value.item() == pytest.approx(4.0 / 2 * 0.25 * p.numel(), rel=1e-5)
+    value.backward()
+    torch.testing.assert_close(p.grad, torch.full_like(p, 4.0 * 0.5))  # gradient descent moves p back
+
+
+def test_lisa_alternates_states_over_the_users_data(tiny, pairs, refusals, monkeypatch):
+    import secvec.defenses.lisa as lisa
+
+    harmful, benign = pairs
+    calls = []
+    real_train = lisa.train
+
+    def recording_train(model, tokenizer, data, cfg, **kw):
+        calls.append(([e.input_ids for e in data], cfg.max_steps, kw["regularizer"]))
+        return real_train(model, tokenizer, data, cfg, **kw)
+
+    monkeypatch.setattr(lisa, "train", recording_train)
+    defense = build_defense("lisa", align_steps=1, user_steps=2, rho=1.0)
+    defense.prepare(StaticInputs(refusals=refusals, benign=benign))
+    cfg = TrainConfig(lr=1e-2, epochs=2, batch_size=4, max_length=96)  # 8 examples: 4 user steps
+    _, result = defense.finetune(tiny.model, tiny.tokenizer, harmful, cfg)
+
+    assert defense.schedule == [("align", 1), ("user", 2), ("align", 1), ("user", 2)]
+    user_seen = [ids for ids, _, _ in calls[1::2]]
+    assert [steps for _, steps, _ in calls] == [1, 2, 1, 2]
+    assert all(len(ids) == 4 for ids, _, _ in calls[0::2]) and all(len(ids) == 8 for ids in user_seen)
+    user_ids = sorted(e.input_ids for e in encode_examples(tiny.tokenizer, harmful, 96))
+    assert sorted(i for ids in user_seen for i in ids) == sorted(user_ids * 2)  # both epochs, nothing lost
+    align_enc = [e.input_ids for e in encode_examples(tiny.tokenizer, refusals + benign, 96)]
+    assert all(i in align_enc for ids, _, _ in calls[0::2] for i in ids)
+    assert len({id(reg) for _, _, reg in calls}) == 4  # a fresh anchor at every switch
+    assert result.steps == 6 and len(result.losses) == 6 and len(result.reg_losses) == 6
+
+
+def test_lisa_proximal_term_keeps_weights_near_the_anchor(tiny, pairs):
+    harmful, _ = pairs
+    base = copy.deepcopy(tiny.model)
+    start = _weights(base)
+    cfg = TrainConfig(lr=1e-2, max_steps=6, batch_size=4, max_length=96)
+    dist = {}
+    for rho in (0.0, 50.0):
+        defense = build_defense("lisa", align_steps=0, user_steps=6, rho=rho)  # one state: anchor = start
+        model, _ = defense.finetune(copy.deepcopy(base), tiny.tokenizer, harmful, cfg)
+        dist[rho] = _distance(_weights(model), start)
+    assert dist[50.0] < 0.5 * dist[0.0]
