@@ -113,12 +113,20 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     with bar(label) as progress:
         tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
                                            output_dir=out, resume=resume, progress=progress)
+    if not _main_process():  # under `accelerate launch` every process holds the same weights now
+        return
     export_model(tuned, lm.tokenizer, out / "model", what="adapter" if cfg.train.mode == "lora" else "merged")
     dump_config(cfg, out / "config.yaml")
     _write_json(out / "results.json", {"train": result.to_dict(), "vectors": cfg.vectors,
                                        "base_model": cfg.model.name})
     typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
                f"final loss {result.final_loss:.3f}); vectors are off in the saved model")
+
+
+def _main_process() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 @app.command()

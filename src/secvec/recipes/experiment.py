@@ -60,7 +60,7 @@ class AttackPlan(Strict):
 class TaskPlan(Strict):
     name: str = "arithmetic"
     options: dict[str, Any] = Field(default_factory=dict)
-    n_test: int = Field(100, ge=1)
+    n_test: int = Field(200, ge=1)
 
 
 class ColumnSpec(Strict):
@@ -101,7 +101,7 @@ class ExperimentConfig(Strict):
         lr=1e-3, epochs=3, batch_size=8, scheduler="cosine", warmup_steps=2, precision="auto")))
     attacks: dict[str, AttackPlan] = Field(default_factory=lambda: {
         "harmful": AttackPlan(n=100),
-        "benign": AttackPlan(n=160, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64,
+        "benign": AttackPlan(n=120, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64,
                                                       precision="auto")),
     })
     task: TaskPlan = Field(default_factory=TaskPlan)
@@ -125,6 +125,7 @@ class Experiment:
         self.progress = progress
         self.cache = StageCache(cfg.cache_dir or cache_root() / "stages")
         self.timings: dict[str, dict[str, Any]] = {}
+        self._judges: Optional[list[Any]] = None
         d = cfg.data
         eval_pool = [p for s in d.eval_sources for p in harmful_prompts(s)]
         self.eval_split = disjoint_splits(eval_pool, {"eval": d.n_eval}, cfg.seed, stratify=d.stratify_eval)
@@ -259,7 +260,9 @@ class Experiment:
 
         cfg = self.cfg
         task = build_task(cfg.task.name, **cfg.task.options)
-        judges = [build_judge(name) for name in cfg.eval.judges]
+        if self._judges is None:  # built once: the content judge loads a sentence encoder
+            self._judges = [build_judge(name) for name in cfg.eval.judges]
+        judges = self._judges
         with self.progress(label) as p:
             return evaluate_model(model, tokenizer, harmful or self.eval_split["eval"], self.benign_split["overrefusal"],
                                   judges, task, task.test_items(cfg.task.n_test, cfg.seed) if with_task else (),

@@ -190,7 +190,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
         lm_sum += loss.item()
         micro += 1
-        result.tokens += int(batch["attention_mask"].sum()) * accelerator.num_processes
+        result.tokens += int(accelerator.reduce(batch["attention_mask"].sum(), "sum"))
         if not accelerator.sync_gradients:
             continue
         scheduler.step()
@@ -208,6 +208,8 @@ def train(
     result.seconds = time.perf_counter() - start
     accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(model)
+    # accelerate marks a prepared model; left on, a later Trainer/prepare on it skips its own setup.
+    model.__dict__.pop("_is_accelerate_prepared", None)
     model.eval()
     for p in params:
         p.grad = None
