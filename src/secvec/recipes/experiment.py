@@ -53,14 +53,14 @@ class AttackPlan(Strict):
     type: Optional[str] = Field(None, description="attack registry name (default: the key)")
     n: int = Field(100, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
-    train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=128,
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=1, batch_size=8, max_length=128,
                                                                    precision="auto"))
 
 
 class TaskPlan(Strict):
     name: str = "arithmetic"
     options: dict[str, Any] = Field(default_factory=dict)
-    n_test: int = Field(200, ge=1)
+    n_test: int = Field(150, ge=1)
 
 
 class ColumnSpec(Strict):
@@ -98,10 +98,10 @@ class ExperimentConfig(Strict):
     align: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=1, batch_size=8, max_length=128,
                                                                    precision="auto"))
     vectors: VectorsConfig = Field(default_factory=lambda: VectorsConfig(train=TrainConfig(
-        lr=1e-3, epochs=3, batch_size=8, scheduler="cosine", warmup_steps=2, precision="auto")))
+        lr=1e-3, epochs=2, batch_size=8, scheduler="cosine", warmup_steps=2, precision="auto")))
     attacks: dict[str, AttackPlan] = Field(default_factory=lambda: {
         "harmful": AttackPlan(n=100),
-        "benign": AttackPlan(n=120, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64,
+        "benign": AttackPlan(n=96, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64,
                                                       precision="auto")),
     })
     task: TaskPlan = Field(default_factory=TaskPlan)
@@ -351,6 +351,6 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": {  # the paper's claim: vectors from 100 harmful samples vs an attack of 1,000
         "scale": "paper",
         "data": {"n_attack_prompts": 600, "samples_per_prompt": 2, "n_eval": 100},
-        "attacks": {"harmful": {"n": 1000, "train": {"lr": 5e-5, "epochs": 1, "batch_size": 8, "max_length": 128}}},
+        "attacks": {"harmful": {"n": 1000}},  # same training as the demo attack: 1 epoch, lr 1e-4
     },
 }
