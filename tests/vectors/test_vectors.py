@@ -159,3 +159,13 @@ def test_load_missing_vectors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="not a security-vectors dir"):
         SecurityVectors.load(tmp_path / "empty")
+
+
+def test_exact_toggle_restores_weights_bit_for_bit(tiny, trained_vectors):
+    vectors, _ = trained_vectors
+    model = copy.deepcopy(tiny.model)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for _ in range(3):
+        with merged(model, vectors, exact=True):
+            assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters())
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
-import torch
 
 from secvec.config import GenerationConfig
 from secvec.generation import generate
@@ -35,12 +34,8 @@ class ModelWorker:
     def __init__(self, lm: LoadedModel, vectors: Optional[SecurityVectors] = None):
         self.model, self.tokenizer, self.vectors = lm.model, lm.tokenizer, vectors
         self.context = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
-        # `target_weights` fails here, at startup, on a model the vectors do not fit. The exact
-        # base weights are kept because subtracting the delta after each request leaves float
-        # rounding behind, and a long-running server would drift from the base model.
-        self._base: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
-        if vectors is not None:
-            self._base = [(w, w.detach().clone()) for w in vectors.target_weights(self.model).values()]
+        if vectors is not None:  # fail here, at startup, on a model the vectors do not fit
+            vectors.target_weights(self.model)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secvec-serve")
 
     async def answer(self, messages: list[dict[str, str]], cfg: GenerationConfig, with_vectors: bool) -> Reply:
@@ -52,12 +47,10 @@ class ModelWorker:
 
     def _answer(self, messages: list[dict[str, str]], cfg: GenerationConfig, with_vectors: bool) -> Reply:
         prompt_tokens = self._check_prompt(messages, cfg.max_new_tokens)
-        try:
-            with vectors_on(self.model, self.vectors if with_vectors else None) as model:
-                gen = generate(model, self.tokenizer, [messages], cfg)[0]
-        finally:
-            if with_vectors:
-                self._restore_base()
+        # exact: subtracting the delta after each request would leave float rounding behind, and
+        # a long-running server would drift from the base model.
+        with vectors_on(self.model, self.vectors if with_vectors else None, exact=True) as model:
+            gen = generate(model, self.tokenizer, [messages], cfg)[0]
         return Reply(gen.response, prompt_tokens, gen.response_tokens)
 
     def _check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
@@ -74,8 +67,3 @@ class ModelWorker:
                            f"model's context of {self.context} tokens", param="messages",
                            code="context_length_exceeded")
         return n
-
-    def _restore_base(self) -> None:
-        with torch.no_grad():
-            for weight, base in self._base:
-                weight.copy_(base)

@@ -30,9 +30,17 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def merged(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torch.nn.Module]:
+def merged(model: torch.nn.Module, vectors: SecurityVectors, exact: bool = False) -> Iterator[torch.nn.Module]:
+    """Add the vectors' delta into the weights they target; take it out again on exit.
+
+    Subtracting is what fine-tuning needs (the weights changed in between, so only `- Δ` is
+    meaningful) and costs no memory, but `(W + Δ) - Δ` is W only to float rounding. For an
+    inference-only toggle that may run many times (a server), `exact=True` copies the targeted
+    weights first and puts them back bit for bit.
+    """
     weights = vectors.target_weights(model)
     deltas = {name: vectors.delta(name).to(w.device, w.dtype) for name, w in weights.items()}
+    saved = {name: w.detach().clone() for name, w in weights.items()} if exact else {}
     with torch.no_grad():
         for name, w in weights.items():
             w.add_(deltas[name])
@@ -41,7 +49,7 @@ def merged(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torch.n
     finally:
         with torch.no_grad():
             for name, w in weights.items():
-                w.sub_(deltas[name])
+                w.copy_(saved[name]) if exact else w.sub_(deltas[name])
 
 
 @contextmanager
@@ -75,12 +83,16 @@ def active(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torch.n
 
 @contextmanager
 def vectors_on(model: torch.nn.Module, vectors: Optional[SecurityVectors],
-               method: Literal["merge", "active"] = "merge") -> Iterator[torch.nn.Module]:
-    """The model with the vectors on (frozen); a no-op when `vectors` is None."""
+               method: Literal["merge", "active"] = "merge", exact: bool = False) -> Iterator[torch.nn.Module]:
+    """The model with the vectors on (frozen); a no-op when `vectors` is None.
+
+    `exact=True` (merge only): restore the original weights bit for bit on exit; only for
+    use without training inside the block.
+    """
     if vectors is None:
         yield model
     elif method == "merge":
-        with merged(model, vectors) as m:
+        with merged(model, vectors, exact) as m:
             yield m
     else:
         with active(model, vectors) as m:
