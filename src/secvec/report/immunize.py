@@ -40,15 +40,8 @@ def plot_resistance(results: dict[str, Any], path: Path) -> Path:
                     label=f"{arm}, lr={lr:g}, {ep:g} ep")
     ax.axhline(100 * (ref["harmful_rate"] + ref["margin"]), color="grey", linestyle=":",
                label=f"aligned + {100 * ref['margin']:.0f} pts")
-    ax.set_xlabel("harmful samples in the attack")
-    ax.set_ylabel(f"harmful rate (%, {results['headline_judge']})")
-    ax.set_ylim(0, 105)
-    ax.set_title(f"resistance: {results['defense']['name']} vs vanilla")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "harmful samples in the attack", f"harmful rate (%, {results['headline_judge']})",
+                 f"resistance: {results['defense']['name']} vs vanilla")
 
 
 def plot_trainability(results: dict[str, Any], path: Path) -> Path:
@@ -57,14 +50,20 @@ def plot_trainability(results: dict[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for arm, style in (("vanilla", "--"), ("defended", "-")):
         ax.plot(tr["steps"], [100 * (a or 0) for a in tr["accuracy"][arm]], style, marker="o", label=arm)
-    ax.set_xlabel("benign fine-tuning steps")
-    ax.set_ylabel("task accuracy (%)")
+    return _save(fig, ax, path, "benign fine-tuning steps", "task accuracy (%)",
+                 f"trainability: {results['defense']['name']} vs vanilla")
+
+
+def _save(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
+    """The percent axes both curves share, then the PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 105)
-    ax.set_title(f"trainability: {results['defense']['name']} vs vanilla")
-    ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
