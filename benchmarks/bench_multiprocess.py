@@ -68,7 +68,8 @@ def _run(cmd: list[str], log: Path, threads: int, timeout: float) -> float:
 
 def _finished(log: Path) -> int:
     """Processes that completed the command: each prints its own closing line."""
-    return log.read_text().count("protected fine-tune ->")
+    text = log.read_text()
+    return text.count("protected fine-tune ->") + text.count("process 0 writes the outputs")
 
 
 def weighting_effect(bench: Bench, examples: list, global_batch: int, processes: int) -> dict:

@@ -97,6 +97,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
              output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o"),
              resume: bool = typer.Option(False, help="continue from the last checkpoint in output-dir")) -> None:
     """Fine-tune (full or LoRA) on the user's data, optionally protected by security vectors."""
+    from accelerate import PartialState
+
     from secvec.config import FinetuneCommand, dump_config, load_config
     from secvec.data.loading import load_examples
     from secvec.models import load_model
@@ -113,7 +115,9 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     with bar(label) as progress:
         tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
                                            output_dir=out, resume=resume, progress=progress)
-    if not _main_process():  # under `accelerate launch` every process holds the same weights now
+    state = PartialState()
+    if not state.is_main_process:  # under `accelerate launch` every process holds the same weights now
+        typer.echo(f"process {state.process_index}/{state.num_processes}: {label} done; process 0 writes the outputs")
         return
     export_model(tuned, lm.tokenizer, out / "model", what="adapter" if cfg.train.mode == "lora" else "merged")
     dump_config(cfg, out / "config.yaml")
@@ -121,12 +125,6 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
                                        "base_model": cfg.model.name})
     typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
                f"final loss {result.final_loss:.3f}); vectors are off in the saved model")
-
-
-def _main_process() -> bool:
-    from accelerate import PartialState
-
-    return PartialState().is_main_process
 
 
 @app.command()
