@@ -72,3 +72,13 @@ def test_vectors_finetune_generate_export_roundtrip(monkeypatch, capsys, tmp_pat
     out = ok(monkeypatch, capsys, "export", "--model", tiny_dir, "--adapter", str(tmp_path / "ft" / "model"),
              "-o", str(tmp_path / "merged"))
     assert (tmp_path / "merged" / "model.safetensors").exists()
+
+
+def test_experiment_config_precedence(tmp_path):
+    """profile < YAML file < --set < --output-dir, for demo, compare and immunize-report alike."""
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump({"seed": 3, "data": {"n_eval": 7}, "output_dir": "from-yaml"}))
+    cfg = cli._experiment_config(path, ["data.n_eval=9"], "paper", None)
+    assert (cfg.seed, cfg.data.n_eval, cfg.output_dir) == (3, 9, "from-yaml")
+    assert cfg.attacks["harmful"].n == 1000 and "benign" in cfg.attacks  # profile on the full defaults
+    assert cli._experiment_config(path, [], "demo", "cli-dir").output_dir == "cli-dir"

@@ -193,7 +193,7 @@ ScaleOpt = typer.Option("demo", "--scale", help="demo (CPU, ~10 min) | paper (10
 
 def _experiment_config(config, overrides, scale: str, output_dir: Optional[str], cls=None):
     """An `ExperimentConfig` (or a command's subclass of it): scale profile < YAML < --set < --output-dir."""
-    from secvec.config import deep_merge, load_config, read_yaml
+    from secvec.config import deep_merge, load_config, parse_overrides, read_yaml
     from secvec.errors import ConfigError
     from secvec.recipes.experiment import PROFILES, ExperimentConfig
 
@@ -208,7 +208,8 @@ def _experiment_config(config, overrides, scale: str, output_dir: Optional[str],
     if scale != "demo" and "output_dir" not in base:
         base["output_dir"] = f"runs/{scale}" if cls is ExperimentConfig else \
             f"{cls.model_fields['output_dir'].default}-{scale}"
-    return load_config(cls, None, overrides, **deep_merge(base, {"output_dir": output_dir} if output_dir else {}))
+    data = deep_merge(base, parse_overrides(overrides or []))  # --set wins over the YAML file
+    return load_config(cls, None, None, **deep_merge(data, {"output_dir": output_dir} if output_dir else {}))
 
 
 def _print_table(title: str, rows: list[dict[str, str]]) -> None:
