@@ -17,6 +17,7 @@ import math
 import random
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -160,8 +161,11 @@ def train(
     if ckpt is not None:
         accelerator.load_state(str(ckpt))
         done = json.loads((ckpt / "secvec_state.json").read_text())["step"]
-        for _ in range(done):
-            scheduler.step()
+        with warnings.catch_warnings():
+            # Fast-forwarding the schedule before any optimizer step is the point here.
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            for _ in range(done):
+                scheduler.step()
         log.info("resumed from %s at step %d/%d", ckpt, done, total_steps)
     pad_id = tokenizer.pad_token_id
     loader = DataLoader(encoded, batch_sampler=plan[done * per_step:], collate_fn=lambda b: collate(b, pad_id))
