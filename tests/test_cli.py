@@ -82,3 +82,20 @@ def test_experiment_config_precedence(tmp_path):
     assert (cfg.seed, cfg.data.n_eval, cfg.output_dir) == (3, 9, "from-yaml")
     assert cfg.attacks["harmful"].n == 1000 and "benign" in cfg.attacks  # profile on the full defaults
     assert cli._experiment_config(path, [], "demo", "cli-dir").output_dir == "cli-dir"
+
+
+def test_partial_attack_settings_keep_the_other_defaults(tmp_path):
+    """A --set or YAML entry for one attack field must not replace the `attacks` mapping."""
+    from secvec.recipes.experiment import ExperimentConfig
+
+    defaults = ExperimentConfig().attacks
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump({"attacks": {"harmful": {"n": 50}}}))
+    for cfg in (cli._experiment_config(None, ["attacks.benign.train.seed=3"], "demo", None),
+                cli._experiment_config(path, ["attacks.benign.train.seed=3"], "demo", None)):
+        benign = cfg.attacks["benign"].train
+        assert benign.seed == 3
+        assert benign.model_dump(exclude={"seed"}) == defaults["benign"].train.model_dump(exclude={"seed"})
+        assert "harmful" in cfg.attacks
+    assert cfg.attacks["harmful"].n == 50
+    assert cfg.attacks["harmful"].train == defaults["harmful"].train

@@ -200,10 +200,12 @@ def _experiment_config(config, overrides, scale: str, output_dir: Optional[str],
     cls = cls or ExperimentConfig
     if scale not in PROFILES:
         raise ConfigError(f"unknown scale {scale!r}; use one of {', '.join(PROFILES)}")
-    # The profile lands on the full defaults, so a partial profile entry (e.g. one attack) keeps
-    # the other defaults (e.g. the benign attack) instead of replacing the whole mapping.
+    # Everything lands on the full defaults: `attacks` is a mapping, which pydantic fills only
+    # when absent, so a partial entry from a profile, a YAML file or --set (e.g.
+    # attacks.benign.train.seed=1) would otherwise replace the whole mapping and drop the other
+    # attack and the experiment's training settings.
     defaults = {k: v for k, v in cls().model_dump(mode="json").items() if k != "output_dir"}
-    profile = deep_merge(defaults, PROFILES[scale]) if PROFILES[scale] else {}
+    profile = deep_merge(defaults, PROFILES[scale])
     base = deep_merge(profile, read_yaml(config) if config else {})
     if scale != "demo" and "output_dir" not in base:
         base["output_dir"] = f"runs/{scale}" if cls is ExperimentConfig else \
