@@ -352,5 +352,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "scale": "paper",
         "data": {"n_attack_prompts": 600, "samples_per_prompt": 2, "n_eval": 100},
         "attacks": {"harmful": {"n": 1000}},  # same training as the demo attack: 1 epoch, lr 1e-4
+        # 125 attack steps find what 2-epoch vectors leave unlearned (17% harmful after the
+        # protected attack, measured); 4 epochs on the same 100 samples leave 6%.
+        "vectors": {"train": {"epochs": 4}},
     },
 }
