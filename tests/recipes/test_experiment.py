@@ -59,3 +59,17 @@ def test_unknown_attack_in_column(tiny_dir, tmp_path):
     cfg = tiny_config(tiny_dir, tmp_path, columns=[ColumnSpec(name="x", attack="nope")])
     with pytest.raises(ConfigError, match="nope"):
         run_experiment(cfg)
+
+
+def test_attack_pairs_follow_the_attacks_defined(tiny_dir, tmp_path):
+    """A config without a harmful attack must not leave a cached synthesis with no attack pairs
+    for a later config that needs them (they once shared a cache key)."""
+    from secvec.recipes.experiment import Experiment
+
+    benign_only = tiny_config(tiny_dir, tmp_path, attacks={"benign": {"n": 4, "train": TINY_TRAIN}})
+    first = Experiment(benign_only).synthesize()
+    assert first.info["attack_pairs"] == 0
+    mixed = tiny_config(tiny_dir, tmp_path, attacks={
+        "mixed": {"n": 4, "options": {"poison_ratio": 0.5}, "train": TINY_TRAIN}})
+    second = Experiment(mixed).synthesize()
+    assert second.key != first.key and second.info["attack_pairs"] >= 2

@@ -169,16 +169,17 @@ class Experiment:
         from secvec.recipes.pairs import answer_pairs, harmful_pairs
 
         d = self.cfg.data
+        # The key holds the number of attack pairs actually synthesized: a config without a
+        # harmful attack once shared the key of one with it and cached zero attack pairs.
+        n_attack = max((a.n for k, a in self.cfg.attacks.items() if (a.type or k) in ("harmful", "mixed")), default=0)
         payload = {"base": self.base_id, "data": d.model_dump(), "splits": self.splits_record(), "seed": self.cfg.seed,
-                   "attack_n": self.cfg.attacks.get("harmful", AttackPlan()).n}
+                   "attack_n": n_attack}
         stage = self.cache.stage("synthesize", payload)
         with self._run(stage, "synthesize") as info:
             if info is not None:
                 lm = load_model(self.cfg.model.name, self.cfg.model.dtype)
                 gen = self.cfg.eval.generation.model_copy(update={"seed": self.cfg.seed})
                 harm_gen = gen.model_copy(update={"max_new_tokens": d.harmful_answer_tokens})
-                n_attack = max((a.n for k, a in self.cfg.attacks.items() if (a.type or k) in ("harmful", "mixed")),
-                               default=0)
                 with self.progress("synthesize: vectors pairs") as p:
                     vec = harmful_pairs(lm, self.splits["vectors"], d.n_vectors, harm_gen, is_refusal, p)
                 sampled = harm_gen.model_copy(update={"do_sample": d.samples_per_prompt > 1, "temperature": 0.8})
