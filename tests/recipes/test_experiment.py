@@ -73,3 +73,7 @@ def test_attack_pairs_follow_the_attacks_defined(tiny_dir, tmp_path):
         "mixed": {"n": 4, "options": {"poison_ratio": 0.5}, "train": TINY_TRAIN}})
     second = Experiment(mixed).synthesize()
     assert second.key != first.key and second.info["attack_pairs"] >= 2
+    # the persona share of the vector data is the vectors stage's business, not the synthesis'
+    persona = tiny_config(tiny_dir, tmp_path, attacks=mixed.attacks,
+                          data={**mixed.data.model_dump(), "vectors_persona": 1})
+    assert Experiment(persona).synthesize().key == second.key

@@ -172,8 +172,9 @@ class Experiment:
         # The key holds the number of attack pairs actually synthesized: a config without a
         # harmful attack once shared the key of one with it and cached zero attack pairs.
         n_attack = max((a.n for k, a in self.cfg.attacks.items() if (a.type or k) in ("harmful", "mixed")), default=0)
-        payload = {"base": self.base_id, "data": d.model_dump(), "splits": self.splits_record(), "seed": self.cfg.seed,
-                   "attack_n": n_attack}
+        # vectors_persona only changes the vectors' training set (in the vectors stage's key).
+        payload = {"base": self.base_id, "data": d.model_dump(exclude={"vectors_persona"}),
+                   "splits": self.splits_record(), "seed": self.cfg.seed, "attack_n": n_attack}
         stage = self.cache.stage("synthesize", payload)
         with self._run(stage, "synthesize") as info:
             if info is not None:
