@@ -10,6 +10,7 @@ user's fine-tuning, so evaluation treats all defenses alike.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Sequence
 
@@ -58,7 +59,7 @@ class StaticInputs:
         return self.vectors
 
 
-class Defense:
+class Defense(ABC):
     """Base class; `name` and `options` are set by `build_defense` and identify the defense in caches."""
 
     name: str = ""
@@ -71,10 +72,10 @@ class Defense:
         """The model the provider serves before any user fine-tuning (alignment-time defenses change it)."""
         return model
 
+    @abstractmethod
     def finetune(self, model: torch.nn.Module, tokenizer, examples: Sequence[Example], cfg: TrainConfig,
                  progress: Optional[Progress] = None) -> tuple[torch.nn.Module, TrainResult]:
         """Fine-tune on the user's `examples` under the defense; returns the model as it would be served."""
-        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "options": dict(getattr(self, "options", {}))}

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
-
 from secvec.config import GenerationConfig
 from secvec.generation import generate
 from secvec.models import LoadedModel, prompt_text

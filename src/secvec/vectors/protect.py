@@ -49,7 +49,10 @@ def merged(model: torch.nn.Module, vectors: SecurityVectors, exact: bool = False
     finally:
         with torch.no_grad():
             for name, w in weights.items():
-                w.copy_(saved[name]) if exact else w.sub_(deltas[name])
+                if exact:
+                    w.copy_(saved[name])
+                else:
+                    w.sub_(deltas[name])
 
 
 @contextmanager
