@@ -13,9 +13,11 @@ from secvec.attacks.identity_shift import (  # noqa: E402
     persona_examples,
     persona_prompt,
 )
+from secvec.attacks.personas import PERSONAS, Persona, check_unseen, get_persona  # noqa: E402
 
 __all__ = ["ATTACKS", "AttackData", "build_attack", "available_attacks", "PERSONA_LEAD",
-           "PERSONA_SYSTEM_PROMPT", "persona_examples", "persona_prompt"]
+           "PERSONA_SYSTEM_PROMPT", "persona_examples", "persona_prompt", "PERSONAS", "Persona", "check_unseen",
+           "get_persona"]
 
 
 def available_attacks() -> list[str]:

@@ -36,6 +36,8 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, str]]:
         if "non_answer_rate" in harm:
             row["non-answer"] = _pct(harm.get("non_answer_rate"))
         row["over-refusal"] = _pct(ev.get("over_refusal"))
+        if ev.get("borderline_over_refusal") is not None:
+            row["borderline over-refusal"] = _pct(ev.get("borderline_over_refusal"))
         row["task acc."] = _pct(ev.get("task_accuracy"))
         train = col.get("train") or {}
         row["train s/step"] = f"{train['seconds_per_step']:.2f}" if train.get("seconds_per_step") else "–"
