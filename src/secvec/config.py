@@ -67,6 +67,24 @@ class VectorsConfig(Strict):
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=2e-3, epochs=2, batch_size=8))
 
 
+class VectorRecipe(Strict):
+    """What the vectors are trained on and how, on top of the experiment's `vectors` config."""
+
+    styles: list[str] = Field(default_factory=list, description="restyled copies of the vector pairs: "
+                                                                "short, persona:servant, persona:devmode")
+    n_per_style: int = Field(50, ge=1)
+    vectors: dict[str, Any] = Field(default_factory=dict, description="overrides of the vectors config "
+                                                                      "(r, alpha, target_modules, train.lr, ...)")
+
+    def apply(self, base: "VectorsConfig") -> "VectorsConfig":
+        merged = deep_merge(base.model_dump(), self.vectors)
+        try:
+            return VectorsConfig.model_validate(merged)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ConfigError(f"vector recipe: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+
+
 class GenerationConfig(Strict):
     max_new_tokens: int = Field(48, ge=1)
     batch_size: int = Field(16, ge=1)

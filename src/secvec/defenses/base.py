@@ -16,8 +16,8 @@ from typing import Any, Optional, Protocol, Sequence
 
 import torch
 
-from secvec.config import TrainConfig
-from secvec.data.schema import Example
+from secvec.config import TrainConfig, VectorRecipe
+from secvec.data.schema import Example, Prompt
 from secvec.errors import DataError
 from secvec.registry import Registry, call_with_options
 from secvec.training.sft import Progress, TrainResult
@@ -35,7 +35,20 @@ class DefenseInputs(Protocol):
         """What safety alignment trained on: refusal pairs plus the model's own benign answers."""
         ...
 
-    def security_vectors(self) -> SecurityVectors:
+    def security_vectors(self, recipe: Optional[VectorRecipe] = None) -> SecurityVectors:
+        """The provider's vectors, trained as `recipe` says (None: the default recipe)."""
+        ...
+
+    def vector_pairs(self) -> list[Example]:
+        """The harmful pairs the vectors were trained on."""
+        ...
+
+    def benign_pairs(self) -> list[Example]:
+        """The model's own benign answers (the vectors' KL data)."""
+        ...
+
+    def screen_prompts(self) -> tuple[list[Prompt], list[Prompt]]:
+        """(harmful, benign) prompts to fit a harmful-request screen on."""
         ...
 
 
@@ -46,6 +59,17 @@ class StaticInputs:
     refusals: list[Example] = field(default_factory=list)
     benign: list[Example] = field(default_factory=list)
     vectors: Optional[SecurityVectors] = None
+    harmful_pairs: list[Example] = field(default_factory=list)
+    screen: tuple[list[Prompt], list[Prompt]] = field(default_factory=lambda: ([], []))
+
+    def vector_pairs(self) -> list[Example]:
+        return list(self.harmful_pairs)
+
+    def benign_pairs(self) -> list[Example]:
+        return list(self.benign)
+
+    def screen_prompts(self) -> tuple[list[Prompt], list[Prompt]]:
+        return self.screen
 
     def refusal_pairs(self) -> list[Example]:
         return list(self.refusals)
@@ -53,7 +77,7 @@ class StaticInputs:
     def alignment_pairs(self) -> list[Example]:
         return list(self.refusals) + list(self.benign)
 
-    def security_vectors(self) -> SecurityVectors:
+    def security_vectors(self, recipe: Optional[VectorRecipe] = None) -> SecurityVectors:
         if self.vectors is None:
             raise DataError("this defense needs security vectors and none were given")
         return self.vectors

@@ -56,6 +56,7 @@ class TrainResult:
     tokens: int
     losses: list[float] = field(default_factory=list)       # LM loss per optimizer step
     reg_losses: list[float] = field(default_factory=list)   # regularizer per step (if any)
+    extra: dict = field(default_factory=dict)                # what a defense adds (e.g. its screening)
 
     @property
     def seconds_per_step(self) -> float:

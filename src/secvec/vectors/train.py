@@ -72,16 +72,30 @@ def train_vectors(
     cfg: VectorsConfig,
     output_dir=None,
     progress: Optional[Progress] = None,
+    init: Optional[SecurityVectors] = None,
 ) -> tuple[SecurityVectors, TrainResult]:
-    """Train vectors on `model` (left unchanged: the adapter is removed afterwards)."""
+    """Train vectors on `model` (left unchanged: the adapter is removed afterwards).
+
+    With `init`, training continues from those vectors (their rank, alpha and targets win over
+    `cfg`'s): how per-job adaptation extends the provider's vectors to a job's own style.
+    """
     from peft import LoraConfig, get_peft_model
 
     for p in model.parameters():
         p.requires_grad_(False)
-    lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(cfg.target_modules),
-                      task_type="CAUSAL_LM")
+    if init is not None:
+        init.target_weights(model)  # a clear error on another base model
+        ac = init.adapter_config
+        lora = LoraConfig(r=int(ac["r"]), lora_alpha=float(ac["lora_alpha"]), lora_dropout=0.0,
+                          target_modules=sorted({n.rsplit(".", 1)[-1] for n in init.lora_a}),
+                          use_rslora=bool(ac.get("use_rslora")), task_type="CAUSAL_LM")
+    else:
+        lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(cfg.target_modules),
+                          task_type="CAUSAL_LM")
     fingerprint = model_fingerprint(model)
     peft_model = get_peft_model(model, lora, adapter_name=ADAPTER_NAME)
+    if init is not None:
+        load_into(peft_model, init)
     regularizer = BenignKL(tokenizer, benign, cfg) if cfg.kl_weight > 0 and benign else None
     if regularizer is None:
         log.warning("training security vectors without the benign KL term (kl_weight=0 or no benign data)")
@@ -97,9 +111,20 @@ def train_vectors(
         "final_lm_loss": result.final_loss,
         "final_kl": (sum(result.reg_losses[-10:]) / len(result.reg_losses[-10:])) if result.reg_losses else None,
         "config": cfg.model_dump(mode="json"),
+        "init": (init.meta.get("harmful_hash") if init is not None else None),
     }
     vectors = SecurityVectors.from_peft(peft_model, meta)
     peft_model.unload()  # model is back to its own modules, untouched
     if output_dir:
         vectors.save(output_dir)
     return vectors, result
+
+
+def load_into(peft_model, vectors: SecurityVectors) -> None:
+    """Copy `vectors`' LoRA weights into the security-vectors adapter of `peft_model`."""
+    modules = dict(peft_model.base_model.model.named_modules())
+    with torch.no_grad():
+        for name in vectors.lora_a:
+            module = modules[name]
+            module.lora_A[ADAPTER_NAME].weight.copy_(vectors.lora_a[name])
+            module.lora_B[ADAPTER_NAME].weight.copy_(vectors.lora_b[name])

@@ -1,0 +1,67 @@
+"""Per-job security vectors: the provider's vectors, adapted to the harmful part of each job.
+
+Beyond the paper. Vectors make only the harmful data they explain low-loss; data in another
+style keeps its loss and is learned (issue 11). A provider that runs the fine-tuning sees the
+job's data, so before training it screens it (`judges.screen`), continues training its vectors
+on the flagged examples (plus a replay of the vectors' own pairs, and the usual KL on benign
+answers), and fine-tunes with these adapted vectors on and frozen. A job with nothing flagged
+trains with the provider's vectors unchanged, so benign jobs pay only the screening.
+This is its own defense, not the paper's method: report it as such.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any, Literal, Optional
+
+from secvec.config import VectorsConfig
+from secvec.defenses.base import DEFENSES, DefenseInputs
+from secvec.defenses.security_vectors import SecurityVectorsDefense
+from secvec.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@DEFENSES.register("adaptive-vectors")
+class AdaptiveVectorsDefense(SecurityVectorsDefense):
+    def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
+                 epochs: float = 2.0, lr: Optional[float] = None, replay: int = 50, threshold: float = 0.5,
+                 min_flagged: int = 1) -> None:
+        super().__init__(method, recipe)
+        if epochs <= 0 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1:
+            raise ConfigError("defense 'adaptive-vectors': epochs > 0, replay >= 0, 0 < threshold < 1, "
+                              "min_flagged >= 1")
+        self.epochs, self.lr, self.replay, self.threshold, self.min_flagged = epochs, lr, replay, threshold, min_flagged
+        self.last_screening: Optional[dict[str, Any]] = None
+
+    def prepare(self, inputs: DefenseInputs) -> None:
+        from secvec.judges.screen import HarmfulRequestScreen
+
+        super().prepare(inputs)
+        self.inputs = inputs
+        self.screen = HarmfulRequestScreen(*inputs.screen_prompts(), threshold=self.threshold)
+
+    def finetune(self, model, tokenizer, examples, cfg, progress=None):
+        from secvec.vectors.protect import protected_finetune
+        from secvec.vectors.train import train_vectors
+
+        screening = self.screen.screen(examples)
+        self.last_screening = screening.to_dict()
+        log.info("screen: %d of %d examples flagged as harmful compliance", len(screening.flagged), screening.n)
+        vectors = self.vectors
+        if len(screening.flagged) >= self.min_flagged:
+            flagged = [examples[i] for i in screening.flagged]
+            own = self.inputs.vector_pairs()
+            replay = random.Random(cfg.seed).sample(own, min(self.replay, len(own)))
+            # the provider's own vectors settings (lr, schedule, precision), from their metadata
+            vcfg = VectorsConfig.model_validate(self.vectors.meta.get("config") or {})
+            vcfg = vcfg.model_copy(update={"train": vcfg.train.model_copy(update={
+                "epochs": self.epochs, "seed": cfg.seed, **({"lr": self.lr} if self.lr else {})})})
+            vectors, result = train_vectors(model, tokenizer, flagged + replay, self.inputs.benign_pairs(), vcfg,
+                                            progress=progress, init=self.vectors)
+            self.last_screening["adapt_loss"] = result.final_loss
+            self.last_screening["adapt_seconds"] = result.seconds
+        model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress)
+        result.extra["screening"] = self.last_screening
+        return model, result
