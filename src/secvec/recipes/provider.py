@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional, Sequence
 
 from pydantic import Field, model_validator
 
-from secvec.config import Strict
+from secvec.config import Strict, VectorRecipe
 from secvec.data.loading import load_examples, write_examples
 from secvec.data.schema import Example, Prompt
 from secvec.errors import DataError
@@ -42,8 +42,9 @@ class ExperimentInputs:
     """
 
     def __init__(self, exp: Experiment, synth: Stage, aligned: Stage, sources: Optional[Sequence[str]] = None,
-                 limit: Optional[int] = None) -> None:
+                 limit: Optional[int] = None, seed: Optional[int] = None) -> None:
         self.exp, self.synth, self.aligned = exp, synth, aligned
+        self.seed = seed
         self.sources = sorted(sources) if sources is not None else None
         self.limit = limit
         self.used: dict[str, str] = {}
@@ -65,17 +66,33 @@ class ExperimentInputs:
         return pairs
 
     def alignment_pairs(self) -> list[Example]:
-        pairs = self.refusal_pairs() + load_examples(self.synth.dir / "benign_pairs.jsonl")
+        pairs = self.refusal_pairs() + self.exp.helpful_pairs(self.synth)
         self.used["alignment_pairs"] = examples_hash(pairs)
         return pairs
 
-    def security_vectors(self) -> SecurityVectors:
-        if self.sources is None:
-            stage = self.exp.train_vectors(self.synth, self.aligned)
-        else:
-            stage = self.exp.train_vectors(self._domain_synth(), self.aligned, f"vectors ({'+'.join(self.sources)})")
+    def security_vectors(self, recipe: Optional[VectorRecipe] = None) -> SecurityVectors:
+        synth = self.synth if self.sources is None else self._domain_synth()
+        label = "vectors" + (f" ({'+'.join(self.sources)})" if self.sources else "") + \
+            (f" {'+'.join(recipe.styles)}" if recipe and recipe.styles else "") + \
+            (f" seed {self.seed}" if self.seed is not None else "")
+        stage = self.exp.train_vectors(synth, self.aligned, label, recipe, self.seed)
         self.used["vectors"] = stage.key
         return SecurityVectors.load(stage.dir / "vectors")
+
+    def vector_pairs(self) -> list[Example]:
+        """The plain harmful pairs the vectors were trained on (replayed when vectors adapt per job)."""
+        return load_examples(self.synth.dir / "vectors_pairs.jsonl")
+
+    def benign_pairs(self) -> list[Example]:
+        return load_examples(self.synth.dir / "benign_pairs.jsonl")
+
+    def screen_prompts(self) -> tuple[list[Prompt], list[Prompt]]:
+        """(harmful, benign) prompts the provider owns, for a harmful-request screen; none are evaluated."""
+        from secvec.data.builtin import benign_prompts, borderline_prompts
+
+        harmful = list(self.exp.splits["align"]) + list(self.exp.splits["vectors"])
+        benign_taken = {p.text for p in self.exp.benign_split["overrefusal"]}
+        return harmful, [p for p in benign_prompts() if p.text not in benign_taken] + borderline_prompts()
 
     def _domain_synth(self) -> Stage:
         """The synthesized pairs with the harmful ones cut to this domain: what `train_vectors` reads."""
@@ -133,8 +150,11 @@ class Point:
     defense_sources: Optional[list[str]] = None  # the defense's harmful data from these sources only
     defense_limit: Optional[int] = None          # ... and at most this many of each kind
     harmful: Optional[list[Prompt]] = None       # evaluation prompts (default: the experiment's eval split)
+    seed: Optional[int] = None                   # attack sample + training seed, vectors seed (default: config's)
     measure: Literal["all", "harm", "task"] = "all"  # "harm": no task items; "task": task items only
     heldout: list[Example] = field(default_factory=list)  # benign text for perplexity (if any)
+    then: Optional[AttackPlan] = None            # a second job on the first one's output ...
+    then_defense: Optional[str] = None           # ... under this defense ("none": vanilla; None: the same)
 
 
 class Provider:
@@ -151,7 +171,8 @@ class Provider:
         if point.attack and not point.attack.type:
             raise ValueError(f"point {point.label!r}: the attack plan must name its type")
         defense = build_defense(point.defense, **point.options)
-        inputs = ExperimentInputs(exp, self.synth, self.aligned, point.defense_sources, point.defense_limit)
+        inputs = ExperimentInputs(exp, self.synth, self.aligned, point.defense_sources, point.defense_limit,
+                                  seed=point.seed)
         defense.prepare(inputs)
         harmful = point.harmful if point.harmful is not None else exp.eval_split["eval"]
         payload = {"aligned": self.aligned.key, "synth": self.synth.key, "defense": defense.describe(),
@@ -159,7 +180,9 @@ class Provider:
                    "attack_sources": point.attack_sources, "harmful": stable_hash([asdict(p) for p in harmful]),
                    "measure": point.measure, "heldout": examples_hash(point.heldout) if point.heldout else None,
                    "eval": cfg.eval.model_dump(), "task": cfg.task.model_dump(),
-                   "benign": exp.benign_split.to_dict(), "seed": cfg.seed}
+                   "benign": exp.benign_split.to_dict(), "seed": cfg.seed, "point_seed": point.seed,
+                   "then": point.then.model_dump() if point.then else None, "then_defense": point.then_defense,
+                   "borderline": exp.splits_record()["borderline"]}
         stage = exp.cache.stage("point", payload)
         with exp._run(stage, point.label) as info:
             if info is not None:
@@ -173,16 +196,6 @@ class Provider:
         result["name"] = point.label
         return result
 
-    def _attack_examples(self, plan: AttackPlan, sources: Optional[list[str]]) -> list[Example]:
-        from secvec.attacks import AttackData, build_attack
-        from secvec.tasks import build_task
-
-        cfg = self.exp.cfg
-        data = AttackData(harmful_pairs=attack_pairs(self.synth, sources),
-                          benign_pairs=load_examples(self.synth.dir / "benign_pairs.jsonl"),
-                          task=build_task(cfg.task.name, **cfg.task.options))
-        return build_attack(plan.type, data, plan.n, cfg.seed, **plan.options)
-
     def _compute(self, point: Point, defense, harmful: list[Prompt]) -> tuple[dict[str, Any], list[dict]]:
         from secvec.attacks import persona_prompt
         from secvec.eval.perplexity import perplexity
@@ -192,13 +205,15 @@ class Provider:
         model = defense.deployed(lm.model)
         train_info: dict[str, Any] = {}
         if point.attack:
-            examples = self._attack_examples(point.attack, point.attack_sources)
-            with exp.progress(f"{point.label}: fine-tune") as p:
-                model, result = defense.finetune(model, lm.tokenizer, examples, point.attack.train, progress=p)
-            train_info = result.to_dict()
-            train_info["loss_curve"] = train_info.pop("losses")
-            if point.attack.type == "identity-shift":
-                harmful = [persona_prompt(p) for p in harmful]
+            model, train_info = self._job(point, point.attack, defense, model, lm.tokenizer, "fine-tune")
+            last = point.attack
+            if point.then:  # latent harm, or two jobs in a row: a second job on the first one's output
+                second = defense if point.then_defense is None else self._defense(point.then_defense, point)
+                model, then_info = self._job(point, point.then, second, model, lm.tokenizer, "second job")
+                train_info = {**then_info, "first_job": train_info}
+                last = point.then
+            if last.type == "identity-shift":
+                harmful = [persona_prompt(p, last.options.get("persona", "aoa")) for p in harmful]
         if point.measure == "task":
             result, records = self._task_only(model, lm.tokenizer, f"{point.label}: evaluate")
         else:
@@ -208,6 +223,24 @@ class Provider:
         return {"defense": defense.describe(), "attack": point.attack.model_dump() if point.attack else None,
                 "train": train_info, "eval": result.to_dict(), "perplexity": ppl}, records
 
+    def _defense(self, name: str, point: Point):
+        from secvec.defenses import build_defense
+
+        defense = build_defense(name)
+        defense.prepare(ExperimentInputs(self.exp, self.synth, self.aligned, seed=point.seed))
+        return defense
+
+    def _job(self, point: Point, plan: AttackPlan, defense, model, tokenizer, what: str):
+        """One fine-tuning job of `plan` under `defense`, seeded by the point; returns (model, train info)."""
+        exp = self.exp
+        examples = exp.attack_examples(self.synth, plan, plan.type, point.seed, point.attack_sources)
+        train_cfg = plan.train if point.seed is None else plan.train.model_copy(update={"seed": point.seed})
+        with exp.progress(f"{point.label}: {what}") as p:
+            model, result = defense.finetune(model, tokenizer, examples, train_cfg, progress=p)
+        info = result.to_dict()
+        info["loss_curve"] = info.pop("losses")
+        return model, info
+
     def _task_only(self, model, tokenizer, label: str):
         from secvec.eval import evaluate_model
         from secvec.tasks import build_task
@@ -215,5 +248,5 @@ class Provider:
         cfg = self.exp.cfg
         task = build_task(cfg.task.name, **cfg.task.options)
         with self.exp.progress(label) as p:
-            return evaluate_model(model, tokenizer, [], [], [], task, task.test_items(cfg.task.n_test, cfg.seed),
+                return evaluate_model(model, tokenizer, [], [], [], task, task.test_items(cfg.task.n_test, cfg.seed),
                                   cfg.eval.generation, p)
