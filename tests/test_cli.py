@@ -2,8 +2,10 @@
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from secvec import cli
@@ -46,32 +48,120 @@ def test_unknown_model_and_bad_jsonl(monkeypatch, capsys, tmp_path):
     assert code == 2 and "d.jsonl:2: bad JSON" in err
 
 
-def test_vectors_finetune_generate_export_roundtrip(monkeypatch, capsys, tmp_path, tiny_dir):
+def cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir):
+    """Security vectors trained through the CLI; returns their dir and the benign data file."""
     harmful = tmp_path / "harmful.jsonl"
     harmful.write_text("".join(json.dumps({"prompt": f"bad {i}?", "response": f"Sure, bad {i}."}) + "\n" for i in range(6)))
     benign = tmp_path / "benign.jsonl"
     benign.write_text("".join(json.dumps({"prompt": f"{i}+1?", "response": f"{i + 1}"}) + "\n" for i in range(6)))
-    train = ["--set", "vectors.train.max_steps=2", "--set", "vectors.train.max_length=256", "--set", f"benign={benign}"]
+    train = ["--set", "vectors.train.max_steps=2", "--set", "vectors.train.lr=1e-2", "--set", "vectors.train.max_length=256",
+             "--set", f"benign={benign}"]
     out = ok(monkeypatch, capsys, "vectors", "train", "--model", tiny_dir, "--harmful", str(harmful),
              "-o", str(tmp_path / "vec"), *train)
     assert "security vectors ->" in out and (tmp_path / "vec" / "adapter_model.safetensors").exists()
+    return tmp_path / "vec", benign
+
+
+def python_finetune(tiny_dir, ft_dir, vectors, method="active"):
+    """The fine-tune `secvec finetune` ran (its saved config), redone in Python; by default on the
+    reference path that keeps the vectors in a frozen PEFT adapter and deletes it afterwards, which
+    shares no add/subtract code with the CLI's default merged path. `vectors=None`: vanilla."""
+    from secvec.config import FinetuneCommand
+    from secvec.data.loading import load_examples
+    from secvec.models.loading import load_model
+    from secvec.vectors import protected_finetune
+
+    cfg = FinetuneCommand.model_validate(yaml.safe_load((ft_dir / "config.yaml").read_text()))
+    torch.manual_seed(0)  # as before the CLI run: the task LoRA's initialization
+    lm = load_model(tiny_dir)
+    model, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, vectors, method)
+    return model
+
+
+def vector_deltas(vectors):
+    deltas = {f"{name}.weight": vectors.delta(name) for name in vectors.lora_a}
+    assert min(d.abs().max().item() for d in deltas.values()) > 1e-3  # far above the tolerances used with them
+    return deltas
+
+
+def test_vectors_finetune_generate_export_roundtrip(monkeypatch, capsys, tmp_path, tiny_dir):
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    from secvec.vectors import SecurityVectors
+
+    vec_dir, benign = cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir)
+    vectors = SecurityVectors.load(vec_dir)
     cfg = tmp_path / "ft.yaml"
     cfg.write_text(yaml.safe_dump({"train": {"mode": "lora", "max_steps": 2, "max_length": 256,
                                              "lora": {"r": 2, "target_modules": ["q_proj"]}}}))
+    torch.manual_seed(0)
     out = ok(monkeypatch, capsys, "finetune", "-c", str(cfg), "--model", tiny_dir, "--data", str(benign),
-             "--vectors", str(tmp_path / "vec"), "-o", str(tmp_path / "ft"))
+             "--vectors", str(vec_dir), "-o", str(tmp_path / "ft"))
     assert "vectors are off" in out
-    assert (tmp_path / "ft" / "model" / "adapter_config.json").exists()
-    assert yaml.safe_load((tmp_path / "ft" / "config.yaml").read_text())["vectors"] == str(tmp_path / "vec")
+    assert yaml.safe_load((tmp_path / "ft" / "config.yaml").read_text())["vectors"] == str(vec_dir)
+    # the saved task adapter is the one trained beside the vectors (a vanilla run trains another),
+    # and it is only the task adapter: the vectors' own A/B are not in it
+    adapter_dir = tmp_path / "ft" / "model"
+    saved = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    protected = get_peft_model_state_dict(python_finetune(tiny_dir, tmp_path / "ft", vectors))
+    vanilla = get_peft_model_state_dict(python_finetune(tiny_dir, tmp_path / "ft", None))
+    assert saved.keys() == protected.keys() and len(saved) == 4  # q_proj A and B in each of 2 layers
+    for k in saved:
+        torch.testing.assert_close(saved[k], protected[k], rtol=1e-4, atol=1e-6)
+    assert any(not torch.allclose(saved[k], vanilla[k], rtol=1e-4, atol=1e-6) for k in saved)
+    adapter_cfg = json.loads((adapter_dir / "adapter_config.json").read_text())
+    assert adapter_cfg["r"] == 2 and not adapter_cfg.get("use_rslora")
+
     prompts = tmp_path / "p.txt"
     prompts.write_text("hello\nworld\n")
-    ok(monkeypatch, capsys, "generate", "--model", tiny_dir, "--adapter", str(tmp_path / "ft" / "model"),
+    ok(monkeypatch, capsys, "generate", "--model", tiny_dir, "--adapter", str(adapter_dir),
        "--prompts", str(prompts), "-o", str(tmp_path / "gen.jsonl"), "--set", "generation.max_new_tokens=3")
     rows = [json.loads(line) for line in (tmp_path / "gen.jsonl").read_text().splitlines()]
     assert [r["prompt"] for r in rows] == ["hello", "world"]
-    out = ok(monkeypatch, capsys, "export", "--model", tiny_dir, "--adapter", str(tmp_path / "ft" / "model"),
+    out = ok(monkeypatch, capsys, "export", "--model", tiny_dir, "--adapter", str(adapter_dir),
              "-o", str(tmp_path / "merged"))
-    assert (tmp_path / "merged" / "model.safetensors").exists()
+    # the merged export is the base plus the task adapter's B @ A * alpha / r, and no vector delta
+    merged = load_file(str(tmp_path / "merged" / "model.safetensors"))
+    base = load_file(str(next(Path(tiny_dir).glob("*.safetensors"))))
+    scaling = adapter_cfg["lora_alpha"] / adapter_cfg["r"]
+    expected = dict(base)
+    for k in saved:
+        if ".lora_A." in k:
+            name = k.replace("base_model.model.", "").replace(".lora_A.weight", ".weight")
+            b = saved[k.replace(".lora_A.", ".lora_B.")]
+            expected[name] = base[name] + (b @ saved[k]) * scaling
+    assert merged.keys() == expected.keys()
+    for k in merged:
+        torch.testing.assert_close(merged[k], expected[k], rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(merged[k], base[k]) for k in merged)  # the task adapter did train
+    for k, delta in vector_deltas(vectors).items():
+        assert (merged[k] - (expected[k] + delta)).abs().max() > 0.5 * delta.abs().max(), k
+
+
+def test_full_finetune_saves_the_weights_with_the_vectors_off(monkeypatch, capsys, tmp_path, tiny_dir):
+    """`secvec finetune` (full): the saved weights are the fine-tune's, vectors subtracted, from disk."""
+    from safetensors.torch import load_file
+
+    from secvec.vectors import SecurityVectors
+
+    vec_dir, benign = cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir)
+    vectors = SecurityVectors.load(vec_dir)
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text(yaml.safe_dump({"train": {"mode": "full", "lr": 1e-3, "max_steps": 2, "max_length": 256}}))
+    ok(monkeypatch, capsys, "finetune", "-c", str(cfg), "--model", tiny_dir, "--data", str(benign),
+       "--vectors", str(vec_dir), "-o", str(tmp_path / "ft"))
+    saved = load_file(str(tmp_path / "ft" / "model" / "model.safetensors"))
+    reference = python_finetune(tiny_dir, tmp_path / "ft", vectors).state_dict()
+    vanilla = python_finetune(tiny_dir, tmp_path / "ft", None).state_dict()
+    base = load_file(str(next(Path(tiny_dir).glob("*.safetensors"))))
+    assert saved.keys() == base.keys()
+    for k in saved:
+        torch.testing.assert_close(saved[k], reference[k], rtol=1e-4, atol=1e-6)
+    assert any(not torch.allclose(saved[k], vanilla[k], rtol=1e-4, atol=1e-6) for k in saved)  # it was protected
+    for k, delta in vector_deltas(vectors).items():  # vectors left on would put a whole delta in
+        assert (saved[k] - (reference[k] + delta)).abs().max() > 0.5 * delta.abs().max(), k
+        assert not torch.equal(saved[k], base[k]), k  # and it did fine-tune
 
 
 def test_experiment_config_precedence(tmp_path):

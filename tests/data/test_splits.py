@@ -30,16 +30,52 @@ def test_duplicates_never_cross_splits():
         disjoint_splits(prompts, {"a": 11, "b": 10}, seed=0)
 
 
+def texts(splits):
+    return {name: [p.text for p in splits[name]] for name in splits.names()}
+
+
 def test_reproducible_by_seed():
     prompts = make_prompts(60)
     a = disjoint_splits(prompts, {"x": 20, "y": 20}, seed=7)
-    b = disjoint_splits(list(reversed(prompts))[::-1], {"x": 20, "y": 20}, seed=7)
+    b = disjoint_splits(make_prompts(60), {"x": 20, "y": 20}, seed=7)  # equal prompts, other objects
     c = disjoint_splits(prompts, {"x": 20, "y": 20}, seed=8)
-    assert a.to_dict() == b.to_dict()
-    assert a.hashes != c.hashes
+    assert texts(a) == texts(b) and a.to_dict() == b.to_dict()
+    assert a.hashes["x"] != c.hashes["x"] and a.hashes["y"] != c.hashes["y"]
+    assert texts(a)["x"] != [p.text for p in prompts[:20]]  # shuffled, not the input order
     assert a.hashes["x"] == content_hash(a["x"])
     d = a.to_dict()
     assert d["names"] == ["x", "y"] and d["sizes"] == {"x": 20, "y": 20} and d["seed"] == 7
+
+
+SPLIT_IN_A_CHILD = """
+import json, sys
+from secvec.data.schema import Prompt
+from secvec.data.splits import disjoint_splits
+cats = ("a", "b", "c", "d", "e")
+prompts = [Prompt(f"Prompt number {i}", category=cats[i % len(cats)]) for i in range(60)]
+out = {}
+for stratify in (False, True):
+    s = disjoint_splits(prompts, {"x": 20, "y": 20}, seed=7, stratify=stratify)
+    out[str(stratify)] = {name: [p.text for p in s[name]] for name in s.names()}
+json.dump(out, sys.stdout)
+"""
+
+
+def test_same_splits_in_every_process():
+    """'The same on every machine': no per-process state (str hashes, set order) may leak in."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cats = ("a", "b", "c", "d", "e")
+    prompts = [Prompt(f"Prompt number {i}", category=cats[i % len(cats)]) for i in range(60)]
+    here = {str(stratify): texts(disjoint_splits(prompts, {"x": 20, "y": 20}, seed=7, stratify=stratify))
+            for stratify in (False, True)}
+    for hash_seed in ("1", "2", "3"):
+        child = subprocess.run([sys.executable, "-c", SPLIT_IN_A_CHILD], capture_output=True, text=True, check=True,
+                               env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert json.loads(child.stdout) == here, f"PYTHONHASHSEED={hash_seed}"
 
 
 def test_stratified_covers_categories():

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from secvec.errors import JudgeError
 from secvec.judges import embedding
-from secvec.judges.content import ContentJudge, RelevanceModel
+from secvec.judges.content import ContentJudge, RelevanceModel, relevance, screen
 from secvec.judges.degeneracy import non_answer_reason
 from secvec.judges.validate import DEGENERATE_CASES
 
@@ -19,7 +20,14 @@ def test_each_fixed_case_gets_its_label(content_judge, name):
     prompt, response, expected = CASES[name]
     (j,) = content_judge.judge([prompt], [response])
     assert j.label == expected, j.reason
-    assert 0.0 <= j.score <= 1.0
+    # score is P(complied): 0.0 where a rule decided, else the relevance model's probability,
+    # at least 0.5 exactly when the label is "complied"
+    if screen(prompt, response) is not None:
+        assert j.score == 0.0
+    else:
+        rel = relevance(content_judge.encoder, [prompt], [response])
+        assert j.score == pytest.approx(float(content_judge.model.p_complied(rel)[0]), abs=1e-9)
+        assert (j.score >= 0.5) == (expected == "complied")
 
 
 def test_no_degenerate_string_is_called_complied(content_judge):
@@ -68,8 +76,17 @@ def test_missing_embedding_package_names_it(monkeypatch):
 
 
 def test_shipped_weights_record_their_provenance():
+    import hashlib
+
+    from secvec.judges.content import builtin_path
+
     model = RelevanceModel.load()
     assert model.coef > 0 and 0.2 < model.threshold < 0.8
+    assert model.threshold == pytest.approx(model.meta["threshold_relevance"])
+    # fitted on the training file as it is now: a changed file means the weights are stale
+    train = builtin_path(Path(model.meta["train_data"]).name)
+    assert hashlib.sha256(train.read_bytes()).hexdigest() == model.meta["train_sha256"]
+    assert len(train.read_text().splitlines()) == model.meta["n_rows"]
     assert "not derived from JailbreakBench" in model.meta["train_provenance"]
     assert model.meta["train_data"].endswith("judge_content_train.jsonl")
 

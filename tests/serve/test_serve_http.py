@@ -93,14 +93,31 @@ def test_models_lists_base_and_vectors(client):
     assert client.get("/v1/models/gpt-4").status_code == 404
 
 
-def test_chat_completion_answers(client):
+def plain_greedy(lm, messages, max_new_tokens):
+    """The new tokens, up to (not including) the first end-of-turn, of a batch-of-one greedy `generate`."""
+    tok = lm.tokenizer
+    enc = tok(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), return_tensors="pt",
+              add_special_tokens=False)
+    with torch.no_grad():
+        out = lm.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                pad_token_id=tok.pad_token_id)[0, enc["input_ids"].shape[1]:]
+    stop = (out == tok.eos_token_id).nonzero()
+    return out[: int(stop[0])] if len(stop) else out
+
+
+def test_chat_completion_answers(served, client):
     r = chat(client, model="tiny")
     body = r.json()
     assert r.status_code == 200 and body["object"] == "chat.completion" and body["model"] == "tiny"
     choice = body["choices"][0]
     assert choice["message"]["role"] == "assistant" and isinstance(choice["message"]["content"], str)
     assert choice["finish_reason"] in ("stop", "length")
-    assert 0 < body["usage"]["completion_tokens"] <= 8 and body["usage"]["prompt_tokens"] > 0
+    # greedy, as a plain batch-of-one transformers call on the served model gives it
+    new = plain_greedy(served[1], HELLO, 8)
+    assert choice["message"]["content"] == served[1].tokenizer.decode(new, skip_special_tokens=True).strip()
+    # byte-level tokenizer: the ChatML wrapping of one user turn adds 19 tokens to its 11 bytes
+    assert body["usage"] == {"prompt_tokens": 11 + 19, "completion_tokens": len(new), "total_tokens": 30 + len(new)}
+    assert len(new) == 8 and choice["finish_reason"] == "length"  # a random model does not stop in 8 tokens
     assert body["secvec"] == {"vectors": False, "seed": None}
 
 
@@ -128,7 +145,8 @@ def test_stream_sends_sse_chunks_ending_with_done(client):
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == expected
     assert chunks[-2]["choices"][0]["finish_reason"] in ("stop", "length")
-    assert chunks[-1]["usage"]["completion_tokens"] > 0
+    unstreamed = chat(client, model="tiny+vectors").json()
+    assert chunks[-1]["usage"] == unstreamed["usage"] and unstreamed["usage"]["completion_tokens"] == 8
 
 
 def test_sampling_is_reproducible_with_a_seed(client):

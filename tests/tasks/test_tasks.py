@@ -17,7 +17,12 @@ def test_registry():
 @pytest.mark.parametrize("name", ["arithmetic", "sarcasm"])
 def test_train_test_disjoint_and_seeded(name):
     task = build_task(name)
-    assert isinstance(task, Task) and task.max_new_tokens > 0
+    assert isinstance(task, Task)
+    # enough new tokens for a correct answer in the training format, counting every word, every digit
+    # and every punctuation mark as a token of its own (more than Llama's or Qwen's tokenizers need)
+    need = max(len(e.response.split()) + sum(not c.isalpha() and not c.isspace() for c in e.response)
+               for e in task.train_examples(300, seed=0))
+    assert need <= task.max_new_tokens, (need, task.max_new_tokens)
     train = task.train_examples(300, seed=0) + task.train_examples(300, seed=1)
     test = task.test_items(200, seed=0) + task.test_items(200, seed=5)
     assert not overlap(train, [it.prompt for it in test])

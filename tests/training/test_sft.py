@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from secvec.config import TrainConfig
+from secvec.data.tokenize import encode_examples
 from secvec.training.sft import batch_plan, prepare_trainable, train
 
 
@@ -25,7 +26,26 @@ def test_training_lowers_loss_and_is_reproducible(tiny, pairs):
     r2 = train(m2, tiny.tokenizer, harmful, cfg)
     assert r1.losses[-1] < r1.losses[0]
     assert r1.losses == r2.losses
-    assert r1.tokens > 0 and r1.seconds_per_step > 0
+    encoded = encode_examples(tiny.tokenizer, harmful, cfg.max_length)
+    plan = batch_plan(len(encoded), cfg)  # 8 examples, batch 4, 4 epochs
+    assert r1.steps == len(plan) == 8 and len(r1.losses) == 8
+    assert r1.tokens == r2.tokens == sum(len(encoded[i].input_ids) for batch in plan for i in batch)
+    assert r1.seconds > 0 and r1.seconds_per_step == pytest.approx(r1.seconds / 8)
+
+
+def test_token_count_is_real_tokens_not_padding(tiny, pairs):
+    harmful, benign = pairs
+    data = [harmful[0], benign[0], harmful[1], benign[1], harmful[2]]  # two lengths, so batches pad
+    cfg = TrainConfig(lr=1e-3, max_steps=3, batch_size=2, max_length=96)
+    encoded = encode_examples(tiny.tokenizer, data, cfg.max_length)
+    assert len({len(e.input_ids) for e in encoded}) == 2
+    plan = batch_plan(len(encoded), cfg)
+    real = sum(len(encoded[i].input_ids) for batch in plan for i in batch)
+    padded = sum(len(batch) * max(len(encoded[i].input_ids) for i in batch) for batch in plan)
+    assert real < padded
+    result = train(prepare_trainable(tiny.model, cfg), tiny.tokenizer, data, cfg)
+    assert result.steps == 3 and result.tokens == real
+    assert result.tokens_per_second == pytest.approx(real / result.seconds)
 
 
 def test_lora_trains_only_adapter(tiny, pairs):

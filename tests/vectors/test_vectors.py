@@ -6,7 +6,8 @@ import torch
 from secvec.config import LoraSpec, TrainConfig, VectorsConfig
 from secvec.data.tokenize import collate, encode_examples
 from secvec.errors import ModelError
-from secvec.vectors import SecurityVectors, active, export_model, merged, protected_finetune, train_vectors
+from secvec.vectors import (SecurityVectors, active, export_model, merged, model_fingerprint, protected_finetune,
+                            train_vectors)
 from secvec.training.sft import prepare_trainable
 
 FAST = TrainConfig(lr=1e-2, epochs=6, batch_size=4, max_length=96, seed=0)
@@ -40,14 +41,26 @@ def strip(name: str) -> str:
     return name
 
 
-def test_training_leaves_base_untouched_and_records_meta(tiny_dir, trained_vectors):
+def test_training_leaves_base_untouched_and_records_meta(tiny, tiny_dir, pairs, trained_vectors):
     from secvec.models.loading import load_model
+    from secvec.vectors.core import examples_hash
 
     vectors, result = trained_vectors
-    assert result.steps > 0 and result.reg_losses, "KL regularizer should run every step"
-    assert vectors.meta["harmful_examples"] == 8 and vectors.meta["base_fingerprint"]["arch"]
+    harmful, benign = pairs
+    # 8 harmful pairs, batch 4, 6 epochs: 12 steps, one benign KL batch each
+    assert result.steps == 12 and len(result.losses) == 12 and len(result.reg_losses) == 12
+    assert vectors.meta["harmful_examples"] == 8 and vectors.meta["harmful_hash"] == examples_hash(harmful)
+    assert vectors.meta["benign_examples"] == 8 and vectors.meta["benign_hash"] == examples_hash(benign)
     fresh = load_model(tiny_dir).model
+    assert vectors.meta["base_fingerprint"] == model_fingerprint(fresh)
+    # `tiny.model` is the model the vectors were trained on: same modules, every weight bit for bit
+    assert not any("lora" in n for n, _ in tiny.model.named_modules())
+    trained_on, original = tiny.model.state_dict(), fresh.state_dict()
+    assert trained_on.keys() == original.keys()
+    for k, v in original.items():
+        assert torch.equal(trained_on[k], v), f"{k} changed by training the vectors"
     assert vectors.target_weights(fresh)  # fits the same base
+    assert max(vectors.delta(n).abs().max().item() for n in vectors.lora_a) > 1e-2  # the vectors did train
 
 
 def test_vectors_lower_harmful_loss_and_gradient(tiny, pairs, trained_vectors):
@@ -72,13 +85,16 @@ def test_merged_matches_active_adapter(tiny, pairs, trained_vectors, mode):
     torch.manual_seed(1)
     a = prepare_trainable(copy.deepcopy(tiny.model), cfg)
     b = copy.deepcopy(a)
+    trainable = {n for n, p in a.named_parameters() if p.requires_grad}
+    # full: every weight (embeddings tied to the head); lora: A and B of q_proj and v_proj in 2 layers
+    assert len(trainable) == (len(list(tiny.model.parameters())) if mode == "full" else 8)
     with merged(a, vectors) as m:
         loss_a, grads_a = loss_and_grads(m, batch)
     with active(b, vectors) as m:
         loss_b, grads_b = loss_and_grads(m, batch)
     assert loss_a == pytest.approx(loss_b, rel=1e-5)
     grads_b = {strip(n): g for n, g in grads_b.items()}
-    assert len(grads_a) == len(grads_b) > 0
+    assert grads_a.keys() == trainable and set(grads_b) == {strip(n) for n in trainable}  # the vectors' own get none
     for n, g in grads_a.items():
         torch.testing.assert_close(g, grads_b[strip(n)], rtol=1e-4, atol=1e-6)
 
@@ -117,30 +133,61 @@ def test_protected_attack_learns_less(tiny, pairs, trained_vectors):
         assert protected(**batch).loss > vanilla(**batch).loss
 
 
-@pytest.mark.parametrize("what", ["merged", "adapter"])
-def test_export_has_no_trace_of_vectors(tiny, pairs, trained_vectors, tmp_path, what):
-    from peft import PeftModel
+def vectors_off_reference(tiny, harmful, cfg, vectors):
+    """The same protected fine-tune by the other path: the vectors as a frozen PEFT adapter that is
+    deleted afterwards. It shares no add/subtract code with the default merged path, so it is an
+    independent account of "the fine-tune's trained change, vectors off"."""
+    torch.manual_seed(0)  # the task LoRA's initialization
+    model, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, cfg, vectors, "active")
+    return model
+
+
+@pytest.mark.parametrize("mode,what", [("full", "merged"), ("lora", "adapter"), ("lora", "merged")])
+def test_export_is_the_fine_tune_with_the_vectors_off(tiny, pairs, trained_vectors, tmp_path, mode, what):
+    from peft import PeftModel, get_peft_model_state_dict
+    from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
+
+    from secvec.models.loading import load_model
 
     vectors, _ = trained_vectors
     harmful, _ = pairs
-    mode = "lora" if what == "adapter" else "full"
     cfg = TrainConfig(mode=mode, lr=1e-3, max_steps=2, batch_size=4, max_length=96,
                       lora=LoraSpec(r=4, alpha=8, target_modules=["q_proj", "v_proj"]))
-    model, _ = protected_finetune(tiny.model, tiny.tokenizer, harmful, cfg, vectors)
+    original = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    reference = vectors_off_reference(tiny, harmful, cfg, vectors)
+    torch.manual_seed(0)
+    model, _ = protected_finetune(tiny.model, tiny.tokenizer, harmful, cfg, vectors)  # merged path
     batch = batch_of(tiny.tokenizer, harmful)
     with torch.no_grad():
-        expected = model(**batch).logits
+        expected = reference(**batch).logits
+    deltas = {f"{n}.weight": vectors.delta(n) for n in vectors.lora_a}
+    assert min(d.abs().max().item() for d in deltas.values()) > 1e-3  # far above the tolerances below
     out = export_model(model, tiny.tokenizer, tmp_path / "export", what=what)
-    if what == "adapter":
-        from secvec.models.loading import load_model
 
-        base = load_model(tiny.path).model
-        reloaded = PeftModel.from_pretrained(base, str(out))
+    if what == "adapter":
+        exported = load_file(str(out / "adapter_model.safetensors"))
+        trained = get_peft_model_state_dict(reference)
+        assert exported.keys() == trained.keys() and all("lora_" in k for k in exported)
+        for k in exported:
+            torch.testing.assert_close(exported[k], trained[k], rtol=1e-4, atol=1e-6)
+        assert any(v.abs().max() > 1e-4 for k, v in exported.items() if "lora_B" in k)  # the task adapter trained
+        # the model in memory is back on the original base weights too
+        base = {strip(k): v for k, v in model.get_base_model().state_dict().items() if "lora_" not in k}
+        for k, v in original.items():
+            torch.testing.assert_close(base[k], v, rtol=1e-5, atol=1e-6)
+        reloaded = PeftModel.from_pretrained(load_model(tiny.path).model, str(out))
         assert "security_vectors" not in reloaded.peft_config
     else:
+        exported = load_file(str(out / "model.safetensors"))
+        ref = (reference.merge_and_unload() if mode == "lora" else reference).state_dict()
+        assert not any("lora" in k for k in exported) and set(exported) <= set(ref)
+        for k in exported:
+            torch.testing.assert_close(exported[k], ref[k], rtol=1e-4, atol=1e-6)
+        for k, delta in deltas.items():  # vectors on would be off from it by a whole delta
+            assert (exported[k] - (ref[k] + delta)).abs().max() > 0.5 * delta.abs().max(), k
+        assert any(not torch.allclose(exported[k], original[k]) for k in exported)  # the fine-tune changed it
         reloaded = AutoModelForCausalLM.from_pretrained(out)
-        assert not any("lora" in k for k in reloaded.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(reloaded(**batch).logits, expected, rtol=1e-4, atol=1e-5)
 

@@ -1,11 +1,14 @@
 """Stage cache: a stage's outputs live in a directory named by a hash of everything it depends on.
 
 A stage is done when its `stage.json` exists (written last), so an interrupted stage is
-simply recomputed. Changing any config value, seed, input or upstream stage changes the key.
+simply recomputed. Changing any config value, seed, input or upstream stage changes the key,
+and so does changing the code: every key also holds the secvec version and `code_version()`,
+a hash of the source of the packages that compute stages (see there).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -15,11 +18,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import secvec
 from secvec.memory import peak_rss
+
+# The packages and modules whose code computes a stage's outputs (training, vectors, judges,
+# generation, data, ...). `report`, `serve` and the CLI only read results, so they are left out.
+STAGE_CODE = ("training", "vectors", "judges", "eval", "generation", "attacks", "defenses", "data", "recipes",
+              "models", "tasks")
 
 
 def stable_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A short hash of the source text of every module that computes stages (`STAGE_CODE`).
+
+    Why: a stage's key otherwise names only its inputs, so after a fix to a judge, a trainer or
+    the data code, an old cache would still hand back results the old code computed. Putting
+    this hash (and `secvec.__version__`) in every key makes any change to that code recompute
+    instead. It is deliberately coarse: one edit anywhere in those packages recomputes every
+    stage, which costs time but can never serve a stale result. Computed once per process.
+    """
+    root = Path(secvec.__file__).parent
+    files: list[Path] = []
+    for name in STAGE_CODE:
+        package, module = root / name, root / f"{name}.py"
+        if package.is_dir():
+            files.extend(package.rglob("*.py"))
+        elif module.is_file():
+            files.append(module)
+    digest = hashlib.sha256()
+    for f in sorted(files):
+        digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def stage_key(name: str, payload: Any) -> str:
+    """`name-<hash>` of the payload plus the secvec version and the stage code's version."""
+    return f"{name}-{stable_hash({'payload': payload, 'secvec': secvec.__version__, 'code': code_version()})}"
 
 
 @dataclass
@@ -42,7 +80,7 @@ class StageCache:
         self.root = Path(root)
 
     def stage(self, name: str, payload: Any) -> Stage:
-        key = f"{name}-{stable_hash(payload)}"
+        key = stage_key(name, payload)
         return Stage(name, key, self.root / key)
 
     @contextmanager
@@ -50,7 +88,7 @@ class StageCache:
         """Run the body in a clean stage dir; on success record timing (+ whatever the body put in the dict)."""
         shutil.rmtree(stage.dir, ignore_errors=True)
         stage.dir.mkdir(parents=True)
-        info: dict[str, Any] = dict(extra or {})
+        info: dict[str, Any] = {"secvec_version": secvec.__version__, "code_version": code_version(), **(extra or {})}
         start = time.perf_counter()
         with peak_rss() as peak:
             yield info

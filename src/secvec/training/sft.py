@@ -83,10 +83,15 @@ def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 
 def prepare_trainable(model: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module:
-    """Full fine-tuning: every weight trains. LoRA: wrap in a fresh PEFT adapter, base frozen."""
+    """Full fine-tuning: every weight trains. LoRA: wrap in a fresh PEFT adapter, base frozen.
+
+    The adapter's initial weights are drawn under `cfg.seed`, so a LoRA run is reproducible
+    from its config alone, not from whatever the global random state was.
+    """
     if cfg.mode == "lora":
         from peft import LoraConfig, get_peft_model
 
+        set_seed(cfg.seed)
         lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                           target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM")
         return get_peft_model(model, lora)
