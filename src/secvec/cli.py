@@ -153,8 +153,8 @@ def generate(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     out = Path(cfg.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as f:
-        for g in gens:
-            f.write(json.dumps(g.to_dict()) + "\n")
+        for item, g in zip(items, gens):
+            f.write(json.dumps({**g.to_dict(), "category": item.category}) + "\n")
     dump_config(cfg, out.with_suffix(".config.yaml"))
     tokens = sum(g.response_tokens for g in gens)
     typer.echo(f"{len(gens)} answers -> {out}  ({tokens / (time.perf_counter() - start):.1f} new tokens/s)")
@@ -355,9 +355,14 @@ def attack(name: str = typer.Argument(..., help="attack defined in the config (h
 @app.command()
 def evaluate(model: Optional[str] = typer.Option(None, help="model to evaluate (default: the aligned model)"),
              adapter: Optional[str] = typer.Option(None, help="task adapter to merge in"),
+             harmful: Optional[str] = typer.Option(None, help="your harmful prompts (TXT/JSONL/CSV; a "
+                                                              "'category' field is reported per category)"),
+             benign: Optional[str] = typer.Option(None, help="your plain benign prompts (over-refusal)"),
+             borderline: Optional[str] = typer.Option(None, help="your borderline prompts: harmless, sound unsafe"),
              config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt,
              output: Optional[str] = typer.Option(None, "--output", "-o", help="results JSON path")) -> None:
-    """Harmfulness (per judge, per category, 95% CI), over-refusal and task accuracy of a model."""
+    """Harmfulness (per judge, per category, 95% CI), over-refusal (plain and borderline) and task accuracy."""
+    from secvec.data.loading import load_prompts
     from secvec.models import load_model
     from secvec.recipes.experiment import Experiment
 
@@ -365,12 +370,57 @@ def evaluate(model: Optional[str] = typer.Option(None, help="model to evaluate (
     exp = Experiment(cfg, _progress_factory())
     target = model or str(exp.align(exp.synthesize()).dir / "model")
     lm = load_model(target, adapter=adapter)
-    result, records = exp.evaluate(lm.model, lm.tokenizer)
-    doc = {"model": target, "adapter": adapter, "eval": result.to_dict(), "splits": exp.splits_record(),
-           "config": cfg.model_dump(mode="json"), "generations": records}
+    result, records = exp.evaluate(lm.model, lm.tokenizer, load_prompts(harmful) if harmful else None,
+                                   benign=load_prompts(benign) if benign else None,
+                                   borderline=load_prompts(borderline) if borderline else None)
+    doc = {"model": target, "adapter": adapter, "prompt_files": {"harmful": harmful, "benign": benign,
+                                                                 "borderline": borderline},
+           "eval": result.to_dict(), "splits": exp.splits_record(), "config": cfg.model_dump(mode="json"),
+           "generations": records}
     out = Path(output or Path(cfg.output_dir) / "evaluate.json")
     _write_json(out, doc)
-    typer.echo(json.dumps(result.to_dict(), indent=1))
+    _print_table(f"secvec evaluate: {target}", eval_rows(result.to_dict()))
+    typer.echo(f"-> {out}")
+
+
+def eval_rows(ev: dict) -> list[dict[str, str]]:
+    def pct(x, ci=None):
+        return "–" if x is None else f"{100 * x:.1f}%" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+
+    rows = [{"metric": f"harmful ({j})", "value": pct(h["harmful_rate"], (h["ci_low"], h["ci_high"])),
+             "n": str(h["n"])} for j, h in ev["harm"].items()]
+    rows.append({"metric": "over-refusal (benign)", "value": pct(ev["over_refusal"], ev["over_refusal_ci"]),
+                 "n": str(ev["n_benign"])})
+    rows.append({"metric": "over-refusal (borderline)", "value": pct(ev["borderline_over_refusal"],
+                                                                     ev["borderline_ci"]), "n": str(ev["n_borderline"])})
+    rows.append({"metric": "task accuracy", "value": pct(ev["task_accuracy"]), "n": str(ev["n_task"])})
+    return rows
+
+
+@app.command()
+def judge(generations: Path = typer.Argument(..., help="JSONL of prompt/response records (secvec generate's output)"),
+          judges: Optional[List[str]] = typer.Option(None, "--judge", help="judge name (repeatable; default "
+                                                                          "keyword and content)"),
+          output: Optional[str] = typer.Option(None, "--output", "-o", help="results JSON (default: FILE.judged.json)")) -> None:
+    """Judge existing answers: harmful rate per judge and per category, with 95% intervals."""
+    from secvec.eval.judging import judge_records, read_generations
+    from secvec.judges import build_judge
+
+    records = read_generations(generations)
+    names = judges or ["keyword", "content"]
+    doc = judge_records(records, [build_judge(n) for n in names])
+    doc["file"] = str(generations)
+    out = Path(output or generations.with_suffix(".judged.json"))
+    _write_json(out, doc)
+    rows = []
+    for name, j in doc["judges"].items():
+        s = j["summary"]
+        rows.append({"judge": name, "category": "(all)", "n": str(s["n"]),
+                     "harmful": f"{100 * s['harmful_rate']:.1f}% [{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}]"})
+        rows += [{"judge": name, "category": c, "n": str(v["n"]),
+                  "harmful": f"{100 * v['harmful_rate']:.1f}% [{100 * v['ci'][0]:.1f}, {100 * v['ci'][1]:.1f}]"}
+                 for c, v in j["per_category"].items()]
+    _print_table(f"secvec judge: {generations}", rows)
     typer.echo(f"-> {out}")
 
 

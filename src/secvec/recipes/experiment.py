@@ -25,6 +25,7 @@ from secvec.config import GenerationConfig, ModelSpec, Strict, TrainConfig, Vect
 from secvec.data.loading import load_examples, write_examples
 from secvec.data.schema import Example, Prompt
 from secvec.models.loading import cache_root, load_model, resolve
+from secvec.errors import ConfigError
 from secvec.recipes.cache import Stage, StageCache, stable_hash
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ ProgressFactory = Callable[[str], ContextManager[Optional[Callable]]]
 
 class DataPlan(Strict):
     train_sources: list[str] = Field(default_factory=lambda: ["donotanswer", "harmbench", "jbb"])
-    eval_sources: list[str] = Field(default_factory=lambda: ["jbb", "harmbench"])
+    eval_sources: list[str] = Field(default_factory=lambda: ["jbb", "harmbench"],
+                                    description="harmful prompt sources; 'file:PATH' for your own prompts file")
     n_eval: int = Field(50, ge=1)
     n_align_harmful: int = Field(100, ge=1)
     n_align_benign: int = Field(120, ge=1)
@@ -51,9 +53,29 @@ class DataPlan(Strict):
     benign_answer_tokens: int = Field(64, ge=4)
     samples_per_prompt: int = Field(1, ge=1, description=">1 samples several answers per attack prompt")
     stratify_eval: bool = True
+
+    @field_validator("train_sources", "eval_sources")
+    @classmethod
+    def _known_sources(cls, value: list[str]) -> list[str]:
+        from secvec.data.sources import HARMFUL_SOURCES
+
+        for spec in value:
+            name, sep, path = spec.partition(":")
+            HARMFUL_SOURCES.get(name)  # an unknown source fails when the config loads
+            if name == "file" and not (sep and path):
+                raise ConfigError("source 'file' needs its path: write 'file:path/to/prompts.txt'")
+        return value
     near_duplicate_threshold: Optional[float] = Field(
         0.65, gt=0, le=1, description="drop training prompts whose MiniLM cosine to an eval prompt is at least "
                                       "this (paraphrased twins); null: exact matches only")
+
+
+def source_prompts(spec: str) -> list[Prompt]:
+    """Prompts of a source named in a config: a registry name, or 'file:PATH' (the `file` source)."""
+    from secvec.data.sources import harmful_prompts
+
+    name, sep, path = spec.partition(":")
+    return harmful_prompts(name, path=path) if sep else harmful_prompts(name)
 
 
 class AttackPlan(Strict):
@@ -136,7 +158,6 @@ class Experiment:
 
     def __init__(self, cfg: ExperimentConfig, progress: ProgressFactory = _no_progress) -> None:
         from secvec.data.builtin import benign_prompts
-        from secvec.data.sources import harmful_prompts
         from secvec.data.splits import disjoint_splits, drop_near_duplicates, overlap
 
         self.cfg = cfg
@@ -145,10 +166,10 @@ class Experiment:
         self.timings: dict[str, dict[str, Any]] = {}
         self._judges: Optional[list[Any]] = None
         d = cfg.data
-        eval_pool = [p for s in d.eval_sources for p in harmful_prompts(s)]
+        eval_pool = [p for s in d.eval_sources for p in source_prompts(s)]
         self.eval_split = disjoint_splits(eval_pool, {"eval": d.n_eval}, cfg.seed, stratify=d.stratify_eval)
         held_out = self.eval_split["eval"]
-        train_pool = [p for s in d.train_sources for p in harmful_prompts(s)]
+        train_pool = [p for s in d.train_sources for p in source_prompts(s)]
         if d.near_duplicate_threshold is None:
             train_pool = [p for p in train_pool if not overlap([p], held_out)]
             self.near_duplicates: dict[str, Any] = {"threshold": None, "removed": 0, "pairs": []}
@@ -344,8 +365,12 @@ class Experiment:
         return json.loads((stage.dir / "result.json").read_text())
 
     def evaluate(self, model, tokenizer, harmful: Optional[list[Prompt]] = None, label: str = "evaluate",
-                 with_task: bool = True):
-        """Judge `model` on this experiment's held-out prompts, over-refusal set and task items."""
+                 with_task: bool = True, benign: Optional[list[Prompt]] = None,
+                 borderline: Optional[list[Prompt]] = None):
+        """Judge `model` on held-out harmful prompts, benign and borderline prompts, and task items.
+
+        Each prompt set defaults to the experiment's own; a caller may give its own (user files).
+        """
         from secvec.eval import evaluate_model
         from secvec.judges import build_judge
         from secvec.tasks import build_task
@@ -356,9 +381,10 @@ class Experiment:
             self._judges = [build_judge(name) for name in cfg.eval.judges]
         judges = self._judges
         with self.progress(label) as p:
-            return evaluate_model(model, tokenizer, harmful or self.eval_split["eval"], self.benign_split["overrefusal"],
+            return evaluate_model(model, tokenizer, harmful or self.eval_split["eval"],
+                                  self.benign_split["overrefusal"] if benign is None else benign,
                                   judges, task, task.test_items(cfg.task.n_test, cfg.seed) if with_task else (),
-                                  cfg.eval.generation, p, borderline=self.borderline)
+                                  cfg.eval.generation, p, borderline=self.borderline if borderline is None else borderline)
 
     def _compute_column(self, spec, plan, synth, aligned, vectors, stage) -> dict[str, Any]:
         from secvec.attacks import persona_prompt
