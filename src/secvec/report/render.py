@@ -30,6 +30,11 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, str]]:
         harm = ev["harm"].get(judge, {})
         row = {"column": col["name"],
                f"harmful ({judge})": f"{_pct(harm.get('harmful_rate'))} [{_pct(harm.get('ci_low'))}, {_pct(harm.get('ci_high'))}]"}
+        sp = (col.get("spread") or {}).get("harmful_rate")
+        if sp:  # several seeds: mean, min-max and the pooled interval replace the single run's figure
+            ci = col["spread"]["pooled_ci"]
+            row[f"harmful ({judge})"] = (f"{_pct(sp['mean'])} (min {_pct(sp['min'])}, max {_pct(sp['max'])}; "
+                                         f"{sp['n_seeds']} seeds) [{_pct(ci[0])}, {_pct(ci[1])}]")
         for other, h in ev["harm"].items():
             if other != judge:
                 row[f"harmful ({other})"] = _pct(h.get("harmful_rate"))
