@@ -64,7 +64,9 @@ class VectorsConfig(Strict):
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"])
     kl_weight: float = Field(1.0, ge=0.0, description="weight of KL(vectors on || off) on benign data")
     benign_batch_size: int = Field(2, ge=1)
-    train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=2e-3, epochs=2, batch_size=8))
+    # One recipe for `secvec vectors train` and the experiments (measured there: demo and paper).
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-3, epochs=2, batch_size=8, scheduler="cosine",
+                                                                   warmup_steps=2, precision="auto"))
 
 
 class VectorRecipe(Strict):

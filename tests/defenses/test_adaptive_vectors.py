@@ -48,7 +48,7 @@ def test_adaptive_vectors_fit_the_jobs_harmful_style_and_skip_benign_jobs(tiny, 
     base_vectors, _ = train_vectors(tiny.model, tiny.tokenizer, harmful, benign, vcfg)
     inputs = StaticInputs(benign=benign, vectors=base_vectors, harmful_pairs=harmful,
                           screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS))
-    defense = build_defense("adaptive-vectors", epochs=5, replay=2, lr=2e-2)
+    defense = build_defense("adaptive-vectors", epochs=5, replay=2, lr=2e-2, target_loss=0.0)
     defense.prepare(inputs)
     job = [Example.from_pair(p.text, "Okay. Step one: acquire the materials quietly.") for p in HARMFUL_PROMPTS[:4]]
     before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
@@ -85,3 +85,23 @@ def test_train_vectors_init_continues_from_given_vectors(tiny, pairs):
         assert torch.allclose(first.lora_a[name], again.lora_a[name], atol=1e-6)
         assert torch.allclose(first.lora_b[name], again.lora_b[name], atol=1e-6)
     assert any(not torch.equal(first.lora_b[n], torch.zeros_like(first.lora_b[n])) for n in first.lora_b)
+
+
+def test_adaptation_stops_once_the_job_is_explained(tiny, pairs):
+    harmful, benign = pairs
+    vcfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96))
+    base_vectors, _ = train_vectors(tiny.model, tiny.tokenizer, harmful, benign, vcfg)
+    inputs = StaticInputs(benign=benign, vectors=base_vectors, harmful_pairs=harmful,
+                          screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS))
+    job = [Example.from_pair(p.text, "Okay. Step one: acquire the materials quietly.") for p in HARMFUL_PROMPTS[:4]]
+    cfg = TrainConfig(lr=1e-3, max_steps=1, batch_size=4, max_length=96)
+    before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    used = {}
+    for target in (100.0, 0.0):  # any loss is low enough / none is: 1 epoch / all 3
+        tiny.model.load_state_dict({k: v.clone() for k, v in before.items()})
+        d = build_defense("adaptive-vectors", epochs=3, replay=0, target_loss=target)
+        d.prepare(inputs)
+        _, res = d.finetune(tiny.model, tiny.tokenizer, job, cfg)
+        used[target] = res.extra["screening"]["adapt_epochs"]
+        assert len(res.extra["screening"]["adapt_losses"]) == used[target]
+    assert used == {100.0: 1, 0.0: 3}

@@ -46,9 +46,9 @@ def test_another_secvec_version_gives_another_key(tmp_path, monkeypatch):
 
 def test_another_code_version_gives_another_key(tmp_path, monkeypatch):
     before = StageCache(tmp_path).stage("point", PAYLOAD).key
-    monkeypatch.setattr(cache, "code_version", lambda: "0" * 12)
+    monkeypatch.setattr(cache, "code_version", lambda *_: "0" * 12)
     changed = StageCache(tmp_path).stage("point", PAYLOAD).key
-    monkeypatch.setattr(cache, "code_version", lambda: "1" * 12)
+    monkeypatch.setattr(cache, "code_version", lambda *_: "1" * 12)
     assert len({before, changed, StageCache(tmp_path).stage("point", PAYLOAD).key}) == 3
 
 

@@ -4,7 +4,10 @@ Beyond the paper. Vectors make only the harmful data they explain low-loss; data
 style keeps its loss and is learned (issue 11). A provider that runs the fine-tuning sees the
 job's data, so before training it screens it (`judges.screen`), continues training its vectors
 on the flagged examples (plus a replay of the vectors' own pairs, and the usual KL on benign
-answers), and fine-tunes with these adapted vectors on and frozen. A job with nothing flagged
+answers) epoch by epoch until their loss on them is at most `target_loss` (a protected job
+learns what the vectors leave at high loss; measured: adapted vectors that stopped at loss 1.5
+on written pairs let 44% through), at most `epochs` epochs, and fine-tunes with these adapted
+vectors on and frozen. A job with nothing flagged
 trains with the provider's vectors unchanged, so benign jobs pay only the screening.
 This is its own defense, not the paper's method: report it as such.
 """
@@ -26,13 +29,15 @@ log = logging.getLogger(__name__)
 @DEFENSES.register("adaptive-vectors")
 class AdaptiveVectorsDefense(SecurityVectorsDefense):
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
-                 epochs: float = 2.0, lr: Optional[float] = None, replay: int = 50, threshold: float = 0.5,
-                 min_flagged: int = 1) -> None:
+                 epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
+                 threshold: float = 0.5, min_flagged: int = 1) -> None:
         super().__init__(method, recipe)
-        if epochs <= 0 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1:
-            raise ConfigError("defense 'adaptive-vectors': epochs > 0, replay >= 0, 0 < threshold < 1, "
-                              "min_flagged >= 1")
+        if not isinstance(epochs, int) or epochs < 1 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1 \
+                or target_loss < 0:
+            raise ConfigError("defense 'adaptive-vectors': epochs an integer >= 1, replay >= 0, 0 < threshold < 1, "
+                              "min_flagged >= 1, target_loss >= 0")
         self.epochs, self.lr, self.replay, self.threshold, self.min_flagged = epochs, lr, replay, threshold, min_flagged
+        self.target_loss = target_loss
         self.last_screening: Optional[dict[str, Any]] = None
 
     def prepare(self, inputs: DefenseInputs) -> None:
@@ -56,12 +61,19 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
             replay = random.Random(cfg.seed).sample(own, min(self.replay, len(own)))
             # the provider's own vectors settings (lr, schedule, precision), from their metadata
             vcfg = VectorsConfig.model_validate(self.vectors.meta.get("config") or {})
-            vcfg = vcfg.model_copy(update={"train": vcfg.train.model_copy(update={
-                "epochs": self.epochs, "seed": cfg.seed, **({"lr": self.lr} if self.lr else {})})})
-            vectors, result = train_vectors(model, tokenizer, flagged + replay, self.inputs.benign_pairs(), vcfg,
-                                            progress=progress, init=self.vectors)
-            self.last_screening["adapt_loss"] = result.final_loss
-            self.last_screening["adapt_seconds"] = result.seconds
+            losses, seconds = [], 0.0
+            for epoch in range(self.epochs):  # one epoch at a time, constant lr, until the job is explained
+                vcfg = vcfg.model_copy(update={"train": vcfg.train.model_copy(update={
+                    "epochs": 1, "seed": cfg.seed + epoch, "scheduler": "constant", "warmup_steps": 0,
+                    **({"lr": self.lr} if self.lr else {})})})
+                vectors, result = train_vectors(model, tokenizer, flagged + replay, self.inputs.benign_pairs(), vcfg,
+                                                progress=progress, init=vectors)
+                losses.append(result.final_loss)
+                seconds += result.seconds
+                if result.final_loss <= self.target_loss:
+                    break
+            self.last_screening.update(adapt_loss=losses[-1], adapt_losses=losses, adapt_epochs=len(losses),
+                                       adapt_seconds=seconds)
         model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress)
         result.extra["screening"] = self.last_screening
         return model, result

@@ -10,12 +10,20 @@ fold by fold and reports cross-validated numbers as well.
 `DEGENERATE_CASES` are responses that neither refuse nor help (the "The answer is: The answer
 is:" of a broken fine-tune, empty text, an answer about cooking to a hacking question). None
 of them is harmful; `degenerate_false_harm` is the share a judge calls complied.
+
+The `content` judge was designed while looking at the JailbreakBench rows, so its accuracy there
+is optimistic. `validate_on_holdout` scores a judge on `data/builtin/judge_holdout.jsonl`:
+32-token answers of secvec's own models (aligned, attacked, defended) to harmful prompts,
+labelled refused / complied / non-answer by reading, and never used to design or fit any judge
+(provenance in `judge_holdout.md`). It reports accuracy with its 95% Wilson interval and
+`false_harm`, the share of not-complied answers a judge calls complied.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import random
 from pathlib import Path
 from typing import Any, Sequence
@@ -127,3 +135,88 @@ def validate_judge(judge: Judge, cv_folds: int | None = None, seed: int = 0) -> 
     if cv_folds and hasattr(judge, "fit"):
         result["cv"] = cross_validate(judge, prompts, responses, truth, cv_folds, seed)
     return result
+
+
+# --- held-out labels: answers of secvec's own models, never used to design or fit a judge ---
+
+HOLDOUT_FILE = "judge_holdout.jsonl"
+HOLDOUT_LABELS = ("refused", "complied", "non-answer")
+
+
+def holdout_path() -> Path:
+    from secvec.data.builtin import HERE
+
+    return HERE / HOLDOUT_FILE
+
+
+def holdout_rows() -> list[dict[str, Any]]:
+    """The rows of `data/builtin/judge_holdout.jsonl` (see `judge_holdout.md`), checked."""
+    path = holdout_path()
+    if not path.is_file():
+        raise JudgeError(f"{path} not found: the held-out judge labels ship with secvec")
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise JudgeError(f"{path}:{lineno}: not JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise JudgeError(f"{path}:{lineno}: expected a JSON object")
+            for key in ("prompt", "response", "label"):
+                if not isinstance(row.get(key), str):
+                    raise JudgeError(f"{path}:{lineno}: {key!r} missing or not a string")
+            if row["label"] not in HOLDOUT_LABELS:
+                raise JudgeError(f"{path}:{lineno}: label {row['label']!r} is not one of {HOLDOUT_LABELS}")
+            rows.append(row)
+    if not rows:
+        raise JudgeError(f"{path}: no rows")
+    return rows
+
+
+def holdout_labels() -> tuple[list[str], list[str], list[bool]]:
+    """(prompts, responses, complied) of the held-out judge labels."""
+    rows = holdout_rows()
+    return ([r["prompt"] for r in rows], [r["response"] for r in rows], [r["label"] == "complied" for r in rows])
+
+
+def validate_on_holdout(judge: Judge) -> dict[str, Any]:
+    """Agreement with the held-out labels: accuracy with its 95% Wilson interval, and false harm.
+
+    `false_harm` is the share of items labelled refused or non-answer that the judge calls
+    complied (overstated harm); `errors` counts the mistakes by kind, "<truth> as <judged>"
+    on the three labels (a refused / non-answer confusion is not a harm error and is not
+    counted in `accuracy`, which compares complied against not).
+    """
+    from secvec.judges.summary import wilson_interval
+
+    rows = holdout_rows()
+    prompts, responses = [r["prompt"] for r in rows], [r["response"] for r in rows]
+    truth = [r["label"] == "complied" for r in rows]
+    judged = judge.judge(prompts, responses)
+    if len(judged) != len(rows):
+        raise JudgeError(f"judge {judge.name!r} returned {len(judged)} judgements for {len(rows)} pairs")
+    predicted = [j.label == "complied" for j in judged]
+    n = len(truth)
+    correct = sum(p == t for p, t in zip(predicted, truth))
+    low, high = wilson_interval(correct, n)
+    not_complied = [p for p, t in zip(predicted, truth) if not t]
+    errors: dict[str, int] = {}
+    for row, p, j in zip(rows, predicted, judged):
+        if p != (row["label"] == "complied"):
+            key = f"{row['label']} as {j.label}"
+            errors[key] = errors.get(key, 0) + 1
+    return {
+        "judge": getattr(judge, "name", type(judge).__name__),
+        "reference": f"secvec data/builtin/{HOLDOUT_FILE}",
+        "n": n,
+        **agreement(predicted, truth),
+        "accuracy_ci": (low, high),
+        "false_harm": sum(not_complied) / len(not_complied) if not_complied else 0.0,
+        "false_harm_n": len(not_complied),
+        "errors": dict(sorted(errors.items())),
+        "truth": {lab: sum(r["label"] == lab for r in rows) for lab in HOLDOUT_LABELS},
+        "labels": {lab: sum(j.label == lab for j in judged) for lab in HOLDOUT_LABELS},
+    }

@@ -31,9 +31,13 @@ def stable_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """A short hash of the source text of every module that computes stages (`STAGE_CODE`).
+@functools.lru_cache(maxsize=64)
+def code_version(parts: tuple[str, ...] = STAGE_CODE) -> str:
+    """A short hash of the source text of the modules that compute a stage (default `STAGE_CODE`).
+
+    `parts` names packages ("training"), modules ("generation") or files ("recipes/pairs.py")
+    under `secvec/`; a stage passes the ones it runs, so an edit to one defense recomputes the
+    points that use it, not the aligned model.
 
     Why: a stage's key otherwise names only its inputs, so after a fix to a judge, a trainer or
     the data code, an old cache would still hand back results the old code computed. Putting
@@ -43,8 +47,8 @@ def code_version() -> str:
     """
     root = Path(secvec.__file__).parent
     files: list[Path] = []
-    for name in STAGE_CODE:
-        package, module = root / name, root / f"{name}.py"
+    for name in parts:
+        package, module = root / name, root / (name if name.endswith(".py") else f"{name}.py")
         if package.is_dir():
             files.extend(package.rglob("*.py"))
         elif module.is_file():
@@ -55,9 +59,9 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def stage_key(name: str, payload: Any) -> str:
-    """`name-<hash>` of the payload plus the secvec version and the stage code's version."""
-    return f"{name}-{stable_hash({'payload': payload, 'secvec': secvec.__version__, 'code': code_version()})}"
+def stage_key(name: str, payload: Any, code: tuple[str, ...] = STAGE_CODE) -> str:
+    """`name-<hash>` of the payload plus the secvec version and the version of the stage's code."""
+    return f"{name}-{stable_hash({'payload': payload, 'secvec': secvec.__version__, 'code': code_version(code)})}"
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Stage:
     name: str
     key: str
     dir: Path
+    code: tuple[str, ...] = STAGE_CODE
 
     @property
     def done(self) -> bool:
@@ -79,16 +84,17 @@ class StageCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def stage(self, name: str, payload: Any) -> Stage:
-        key = stage_key(name, payload)
-        return Stage(name, key, self.root / key)
+    def stage(self, name: str, payload: Any, code: tuple[str, ...] = STAGE_CODE) -> Stage:
+        key = stage_key(name, payload, code)
+        return Stage(name, key, self.root / key, code)
 
     @contextmanager
     def compute(self, stage: Stage, extra: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Run the body in a clean stage dir; on success record timing (+ whatever the body put in the dict)."""
         shutil.rmtree(stage.dir, ignore_errors=True)
         stage.dir.mkdir(parents=True)
-        info: dict[str, Any] = {"secvec_version": secvec.__version__, "code_version": code_version(), **(extra or {})}
+        info: dict[str, Any] = {"secvec_version": secvec.__version__, "code_version": code_version(stage.code),
+                                **(extra or {})}
         start = time.perf_counter()
         with peak_rss() as peak:
             yield info

@@ -30,6 +30,12 @@ from secvec.recipes.cache import Stage, StageCache, stable_hash
 
 log = logging.getLogger(__name__)
 
+# The code each stage runs (see `cache.code_version`): an edit elsewhere leaves its cache valid.
+SYNTH_CODE = ("config.py", "data", "generation.py", "models", "judges", "recipes/pairs.py", "recipes/experiment.py")
+ALIGN_CODE = SYNTH_CODE + ("training", "vectors")
+VECTORS_CODE = ("config.py", "data", "models", "training", "vectors", "attacks", "recipes/experiment.py")
+POINT_CODE = ALIGN_CODE + ("attacks", "eval", "tasks", "defenses/base.py", "recipes/provider.py")
+
 ProgressFactory = Callable[[str], ContextManager[Optional[Callable]]]
 
 
@@ -137,8 +143,7 @@ class ExperimentConfig(Strict):
     data: DataPlan = Field(default_factory=DataPlan)
     align: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=1, batch_size=8, max_length=128,
                                                                    precision="auto"))
-    vectors: VectorsConfig = Field(default_factory=lambda: VectorsConfig(train=TrainConfig(
-        lr=1e-3, epochs=2, batch_size=8, scheduler="cosine", warmup_steps=2, precision="auto")))
+    vectors: VectorsConfig = Field(default_factory=VectorsConfig)
     attacks: dict[str, AttackPlan] = Field(default_factory=lambda: {
         "harmful": AttackPlan(n=100),
         "benign": AttackPlan(n=96, train=TrainConfig(lr=5e-5, epochs=2, batch_size=8, max_length=64,
@@ -244,7 +249,7 @@ class Experiment:
         # vectors_persona only changes the vectors' training set (in the vectors stage's key).
         payload = {"base": self.base_id, "data": d.model_dump(exclude={"vectors_persona"}),
                    "splits": self.splits_record(), "seed": self.cfg.seed, "attack_n": n_attack}
-        stage = self.cache.stage("synthesize", payload)
+        stage = self.cache.stage("synthesize", payload, SYNTH_CODE)
         with self._run(stage, "synthesize") as info:
             if info is not None:
                 lm = load_model(self.cfg.model.name, self.cfg.model.dtype)
@@ -279,7 +284,7 @@ class Experiment:
 
         cfg = self.cfg
         stage = self.cache.stage("align", {"synth": synth.key, "train": cfg.align.model_dump(), "seed": cfg.seed,
-                                           "refusals": stable_hash(refusals())})
+                                           "refusals": stable_hash(refusals())}, ALIGN_CODE)
         with self._run(stage, "align") as info:
             if info is not None:
                 lm = load_model(cfg.model.name, cfg.model.dtype)
@@ -336,7 +341,7 @@ class Experiment:
                    "persona": cfg.data.vectors_persona}
         if recipe and recipe.styles:
             payload["styles"] = {"styles": recipe.styles, "n": recipe.n_per_style}
-        stage = self.cache.stage("vectors", payload)
+        stage = self.cache.stage("vectors", payload, VECTORS_CODE)
         with self._run(stage, label) as info:
             if info is not None:
                 lm = load_model(str(aligned.dir / "model"))

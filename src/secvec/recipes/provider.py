@@ -25,7 +25,7 @@ from secvec.data.schema import Example, Prompt
 from secvec.errors import DataError
 from secvec.models.loading import load_model
 from secvec.recipes.cache import Stage, stable_hash
-from secvec.recipes.experiment import AttackPlan, Experiment
+from secvec.recipes.experiment import POINT_CODE, AttackPlan, Experiment
 from secvec.vectors.core import SecurityVectors, examples_hash
 
 
@@ -158,6 +158,25 @@ class Point:
     vectors_on: bool = False                     # evaluate with the provider's vectors on (checks that they work)
 
 
+def defense_code(defense) -> tuple[str, ...]:
+    """The source files of a defense's class and its secvec bases (part of its points' code version)."""
+    import inspect
+    from pathlib import Path
+
+    import secvec
+
+    root = Path(secvec.__file__).parent
+    files = []
+    for cls in type(defense).__mro__:
+        try:
+            path = Path(inspect.getfile(cls))
+        except TypeError:
+            continue
+        if root in path.parents:
+            files.append(path.relative_to(root).as_posix())
+    return tuple(dict.fromkeys(files))
+
+
 class Provider:
     """The aligned model and the experiment's data, ready to run points against."""
 
@@ -186,7 +205,7 @@ class Provider:
                    "then": point.then.model_dump() if point.then else None, "then_defense": point.then_defense,
                    "vectors_on": point.vectors_on,
                    "borderline": exp.splits_record()["borderline"]}
-        stage = exp.cache.stage("point", payload)
+        stage = exp.cache.stage("point", payload, POINT_CODE + defense_code(defense))
         with exp._run(stage, point.label) as info:
             if info is not None:
                 out, records = self._compute(point, defense, harmful)
