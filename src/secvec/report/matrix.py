@@ -114,6 +114,9 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path) -> dict[str
          "loss": f"{p['final_loss']:.2f}" if p.get("final_loss") is not None else "–",
          "flagged": (f"{p['screening']['flagged']}/{p['screening']['n']}" if p.get("screening") else "–"),
          "train s": f"{p['train_seconds']:.0f}" if p.get("train_seconds") else "–"} for p in doc["points"]])]
+    if doc.get("errors"):
+        lines += ["## Points that could not run", ""] + [f"- {e['cell']} | {e['defense']} | seed {e['seed']}: {e['error']}"
+                                                          for e in doc["errors"]] + [""]
     lines += [f"Wall time: {doc.get('wall_seconds', 0):.0f} s. Versions: "
               + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()), ""]
     md = out / "report.md"
