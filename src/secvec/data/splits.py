@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import random
 import re
 import unicodedata
@@ -209,8 +210,21 @@ def drop_near_duplicates(pool: Sequence[T], reference: Sequence[TextLike],
 
 @functools.lru_cache(maxsize=4)
 def _similarities(pool: tuple[str, ...], reference: tuple[str, ...]):
-    """Cosine similarities pool x reference (memoized: every command of a process asks the same)."""
-    from secvec.judges.embedding import load_encoder
+    """Cosine similarities pool x reference, memoized in the process and on disk under the cache
+    root (every command of an experiment asks the same; encoding ~1,100 prompts costs ~10 s)."""
+    import numpy as np
 
+    from secvec.judges.embedding import load_encoder
+    from secvec.models.loading import cache_root
+
+    key = hashlib.sha256(json.dumps([pool, reference]).encode()).hexdigest()[:16]
+    path = cache_root() / "similarity" / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
     enc = load_encoder()
-    return enc.encode(list(pool)) @ enc.encode(list(reference)).T
+    sims = enc.encode(list(pool)) @ enc.encode(list(reference)).T
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{key}.tmp.npy")
+    np.save(tmp, sims)
+    tmp.replace(path)
+    return sims
