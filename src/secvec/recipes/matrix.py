@@ -148,6 +148,8 @@ def verdict(cell: dict[str, Any], aligned: dict[str, Any]) -> Optional[str]:
 
 
 def defense_label(d: DefenseSpec) -> str:
+    if d.label:
+        return d.label
     recipe = d.options.get("recipe") or {}
     extra = "+".join(recipe.get("styles", [])) + (" " + ",".join(f"{k}={v}" for k, v in recipe.get("vectors", {}).items())
                                                   if recipe.get("vectors") else "")

@@ -124,6 +124,7 @@ class DefenseSpec(Strict):
 
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
+    label: Optional[str] = Field(None, description="name in tables (default: the name and recipe)")
 
     @model_validator(mode="before")
     @classmethod

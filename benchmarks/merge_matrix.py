@@ -1,0 +1,48 @@
+"""Merge the results of several `secvec matrix` runs that shared one stage cache into one report.
+
+Long sweeps on 2 CPU cores run as separate processes over disjoint cells (see
+benchmarks/results/2026-11-26-cpu2-matrix/); this writes their union with the same report
+writer, so the combined table is computed, not copied by hand.
+
+    python benchmarks/merge_matrix.py OUT_DIR RESULTS.json [RESULTS.json ...] [--rename OLD=NEW ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from secvec.recipes.matrix import MatrixConfig, summarize_cells
+from secvec.report.matrix import write_matrix_report
+
+
+def merge(paths: list[Path], rename: dict[str, str] | None = None) -> dict:
+    docs = [json.loads(p.read_text()) for p in paths]
+    base = docs[0]
+    seen, points = set(), []
+    for d in docs:
+        if d["aligned"] != base["aligned"]:
+            raise SystemExit(f"{paths[docs.index(d)]}: another aligned model; runs must share the cache")
+        for p in d["points"]:
+            p = {**p, "defense": (rename or {}).get(p["defense"], p["defense"])}
+            key = (p["cell"], p["defense"], p["seed"])
+            if key not in seen:
+                seen.add(key)
+                points.append(p)
+    cfg = MatrixConfig.model_validate({**base["config"], "only_cells": None})
+    order = {c.name: i for i, c in enumerate(cfg.cells)}
+    points.sort(key=lambda p: order.get(p["cell"], len(order)))
+    merged = {**base, "points": points, "cells": summarize_cells(points, cfg, base["aligned"]),
+              "errors": [e for d in docs for e in d.get("errors", [])],
+              "wall_seconds": sum(d.get("wall_seconds", 0) for d in docs),
+              "merged_from": [str(p) for p in paths]}
+    return merged
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    names = dict(a.split("=", 1) for a in args[args.index("--rename") + 1:]) if "--rename" in args else {}
+    out, *inputs = args[: args.index("--rename")] if "--rename" in args else args
+    files = write_matrix_report(merge([Path(p) for p in inputs], names), out)
+    print(files["report"])
