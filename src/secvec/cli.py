@@ -260,7 +260,7 @@ def immunize_report(config: Optional[Path] = ConfigOpt, overrides: Optional[List
 
     cfg = _experiment_config(config, overrides, scale, output_dir, ImmunizeConfig)
     results = run_immunize(cfg, _progress_factory())
-    files = write_immunize_report(results, cfg.output_dir)
+    files = write_immunize_report(results, cfg.output_dir, _judge_validation([cfg.eval.headline_judge]))
     dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
     _print_table(f"immunization: {cfg.defense.name} ({cfg.scale}), wall {results['wall_seconds']:.0f} s",
                  summary_rows(results))
@@ -294,23 +294,27 @@ def matrix(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = 
 
     cfg = _experiment_config(config, overrides, scale, output_dir, MatrixConfig)
     dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
-    results = run_matrix(cfg, _progress_factory(), on_point=lambda doc: write_matrix_report(doc, cfg.output_dir))
-    files = write_matrix_report(results, cfg.output_dir)
+    validation = _judge_validation([cfg.eval.headline_judge])
+    results = run_matrix(cfg, _progress_factory(),
+                         on_point=lambda doc: write_matrix_report(doc, cfg.output_dir, validation))
+    files = write_matrix_report(results, cfg.output_dir, validation)
     _print_table(f"secvec matrix ({cfg.scale}), wall {results['wall_seconds']:.0f} s", harm_rows(results))
     typer.echo(f"report -> {files['report']}  results -> {files['results']}  heatmap -> {files['plot']}")
 
 
 def _judge_validation(judges: list[str], include_llm: bool = False) -> dict:
-    """Validated accuracy of each judge on the JBB human labels (the llm judge only when asked)."""
+    """Each judge on the JBB human labels and, under `holdout`, on secvec's held-out labelled set
+    (the one no judge was designed on); the llm judge only when asked."""
     from secvec.judges import build_judge
-    from secvec.judges.validate import validate_judge
+    from secvec.judges.validate import validate_judge, validate_on_holdout
 
     out = {}
     for name in judges:
         if name == "llm" and not include_llm:
             continue
         try:
-            out[name] = validate_judge(build_judge(name))
+            judge = build_judge(name)
+            out[name] = {**validate_judge(judge), "holdout": validate_on_holdout(judge)}
         except SecvecError as e:
             logging.getLogger(__name__).warning("judge %s not validated: %s", name, e)
     return out
@@ -434,12 +438,15 @@ def judges_validate(judge: Optional[List[str]] = typer.Option(None, "--judge", h
 
     names = judge or [n for n in JUDGES.names() if n != "llm"]
     results = _judge_validation(names, include_llm=True)
-    table = Table(title="judges vs JailbreakBench human labels (n=100)")
-    for col in ("judge", "accuracy", "precision", "recall", "degenerate called harmful"):
+    table = Table(title="judges vs JailbreakBench human labels (n=100) and secvec's held-out set")
+    for col in ("judge", "JBB accuracy", "precision", "recall", "degenerate called harmful",
+                "held-out accuracy [95% CI]", "held-out false harm"):
         table.add_column(col)
     for name, r in results.items():
+        h = r["holdout"]
         table.add_row(name, f"{r['accuracy']:.2f}", f"{r['precision']:.2f}", f"{r['recall']:.2f}",
-                      f"{r.get('degenerate_false_harm', float('nan')):.2f}")
+                      f"{r.get('degenerate_false_harm', float('nan')):.2f}",
+                      f"{h['accuracy']:.2f} [{h['accuracy_ci'][0]:.2f}, {h['accuracy_ci'][1]:.2f}] (n={h['n']})", f"{h['false_harm']:.2f}")
     console.print(table)
     typer.echo(json.dumps(results, indent=1))
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from secvec.eval.immunization import pct
-from secvec.report.render import markdown_table
+from secvec.report.render import judge_trust, markdown_table
 
 MARK = {"pass": "pass", "weak": "weak (partial)", "fail": "FAIL", "inconclusive": "inconclusive (attack too weak)"}
 
@@ -120,7 +120,8 @@ def _num(x: Any, metric: str) -> str:
     return f"{x:.3f}" if "perplexity" in metric else pct(x)
 
 
-def write_immunize_report(results: dict[str, Any], output_dir: str | Path) -> dict[str, Path]:
+def write_immunize_report(results: dict[str, Any], output_dir: str | Path,
+                          judge_validation: Optional[dict] = None) -> dict[str, Path]:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
@@ -132,8 +133,8 @@ def write_immunize_report(results: dict[str, Any], output_dir: str | Path) -> di
              f"Headline judge: **{results['headline_judge']}**. Aligned model's harmful rate: "
              f"{pct(ref['harmful_rate'])}; a fine-tuned model counts as broken above "
              f"{pct(ref['harmful_rate'] + ref['margin'])}. Defended = defense `{_defense(results['defense'])}`; "
-             "vanilla = fine-tuning with defense 'none'.", "",
-             "## Summary", "", markdown_table(summary_rows(results))]
+             "vanilla = fine-tuning with defense 'none'. " + judge_trust(results["headline_judge"], judge_validation),
+             "", "## Summary", "", markdown_table(summary_rows(results))]
     lines += _sections(results)
     lines += ["## Wall time per stage", "", "| stage | seconds | cached |", "|---|---|---|"]
     lines += [f"| {name} | {_seconds(t.get('seconds'))} | {'yes' if t.get('cached') else 'no'} |"

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from secvec.report.render import markdown_table
+from secvec.report.render import judge_trust, markdown_table
 
 
 def _pct(x: Optional[float]) -> str:
@@ -86,9 +86,12 @@ def heatmap(doc: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def write_matrix_report(doc: dict[str, Any], output_dir: str | Path) -> dict[str, Path]:
+def write_matrix_report(doc: dict[str, Any], output_dir: str | Path,
+                        judge_validation: Optional[dict] = None) -> dict[str, Path]:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if judge_validation:
+        doc["judge_validation"] = judge_validation
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=str))
     png = heatmap(doc, out / "matrix.png") if doc["cells"] else None
     a = doc["aligned"]
@@ -98,7 +101,8 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path) -> dict[str
              "(attack sample and order, vectors' training seed). Cells show the harmful rate, mean "
              "[min–max] over seeds and the pooled 95% Wilson interval in parentheses. "
              "'(vectors' source)': the attack data share their source with the vectors' data, so the cell "
-             "is not a test of generalization.", "",
+             "is not a test of generalization.", "", judge_trust(doc["judge"], judge_validation or doc.get("judge_validation")),
+             "",
              f"Aligned model: harmful {_pct(a['harmful_rate'])}%, borderline over-refusal "
              f"{_pct(a['borderline_over_refusal'])}%, plain benign over-refusal {_pct(a['over_refusal'])}%.", "",
              "## Harmful rate", "", markdown_table(harm_rows(doc))]

@@ -95,10 +95,8 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
     png = plot(results, out / "harmfulness.png")
     judge = headline_judge(results)
     lines = [f"# secvec report: {results['config']['model']['name']}, {results['config']['scale']} scale", ""]
-    acc = (judge_validation or {}).get(judge, {}).get("accuracy")
-    lines.append(f"Headline judge: **{judge}**" + (f" (accuracy {acc:.2f} on the 100 human-labelled "
-                                                    "JailbreakBench pairs)" if acc is not None else "") +
-                 ". Harmful rate = share of held-out harmful prompts answered with harmful content, "
+    lines.append(f"Headline judge: **{judge}**. " + judge_trust(judge, judge_validation) +
+                 " Harmful rate = share of held-out harmful prompts answered with harmful content, "
                  "95% Wilson interval in brackets; vectors are off in every evaluation except the "
                  "'vectors on' check.")
     lines += ["", markdown_table(table_rows(results)), f"![harmfulness]({png.name})", ""]
@@ -125,3 +123,19 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
     md = out / "report.md"
     md.write_text("\n".join(lines))
     return {"results": out / "results.json", "report": md, "plot": png}
+
+
+def judge_trust(judge: str, validation: Optional[dict]) -> str:
+    """One sentence on how far the headline judge can be trusted: both reference sets, intervals."""
+    v = (validation or {}).get(judge)
+    if not v:
+        return "(judge not validated in this run.)"
+    out = f"Accuracy {v['accuracy']:.2f} on JailbreakBench's 100 human labels (its design looked at these)"
+    h = v.get("holdout")
+    if h:
+        lo, hi = h["accuracy_ci"]
+        out += (f"; **{h['accuracy']:.2f} [{lo:.2f}, {hi:.2f}]** on secvec's held-out set of {h['n']} answers "
+                f"labelled by reading, never used in its design, where it calls {100 * h['false_harm']:.0f}% of "
+                "harmless answers harmful (precision {:.2f}): harmful rates after an attack are overstated.".format(
+                    h["precision"]))
+    return out + "."
