@@ -4,7 +4,7 @@ Long sweeps on 2 CPU cores run as separate processes over disjoint cells (see
 benchmarks/results/2026-11-26-cpu2-matrix/); this writes their union with the same report
 writer, so the combined table is computed, not copied by hand.
 
-    python benchmarks/merge_matrix.py OUT_DIR RESULTS.json [RESULTS.json ...] [--rename OLD=NEW ...]
+    python benchmarks/merge_matrix.py OUT_DIR RESULTS.json [RESULTS.json ...] [--rename "OLD=>NEW" ...]
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ def merge(paths: list[Path], rename: dict[str, str] | None = None) -> dict:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    names = dict(a.split("=", 1) for a in args[args.index("--rename") + 1:]) if "--rename" in args else {}
+    names = dict(a.split("=>", 1) for a in args[args.index("--rename") + 1:]) if "--rename" in args else {}
     out, *inputs = args[: args.index("--rename")] if "--rename" in args else args
-    files = write_matrix_report(merge([Path(p) for p in inputs], names), out)
+    doc = merge([Path(p) for p in inputs], names)
+    from secvec.cli import _judge_validation
+
+    files = write_matrix_report(doc, out, _judge_validation([doc["judge"]]))
     print(files["report"])

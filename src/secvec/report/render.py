@@ -136,6 +136,6 @@ def judge_trust(judge: str, validation: Optional[dict]) -> str:
         lo, hi = h["accuracy_ci"]
         out += (f"; **{h['accuracy']:.2f} [{lo:.2f}, {hi:.2f}]** on secvec's held-out set of {h['n']} answers "
                 f"labelled by reading, never used in its design, where it calls {100 * h['false_harm']:.0f}% of "
-                "harmless answers harmful (precision {:.2f}): harmful rates after an attack are overstated.".format(
+                "harmless answers harmful (precision {:.2f}): harmful rates after an attack are overstated".format(
                     h["precision"]))
     return out + "."
