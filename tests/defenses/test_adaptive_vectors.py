@@ -42,12 +42,17 @@ def _loss(model, tok, examples):
         return model(**batch).loss.item()
 
 
-def test_adaptive_vectors_fit_the_jobs_harmful_style_and_skip_benign_jobs(tiny, pairs):
+def provider_inputs(tiny, pairs, vector_steps: int):
+    """The provider's vectors (trained on the harmful pairs) and its inputs, as a defense sees them."""
     harmful, benign = pairs
-    vcfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=3, batch_size=4, max_length=96))
+    vcfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=vector_steps, batch_size=4, max_length=96))
     base_vectors, _ = train_vectors(tiny.model, tiny.tokenizer, harmful, benign, vcfg)
-    inputs = StaticInputs(benign=benign, vectors=base_vectors, harmful_pairs=harmful,
-                          screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS))
+    return base_vectors, StaticInputs(benign=benign, vectors=base_vectors, harmful_pairs=harmful,
+                                      screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS))
+
+
+def test_adaptive_vectors_fit_the_jobs_harmful_style_and_skip_benign_jobs(tiny, pairs):
+    base_vectors, inputs = provider_inputs(tiny, pairs, vector_steps=3)
     defense = build_defense("adaptive-vectors", epochs=5, replay=2, lr=2e-2, target_loss=0.0)
     defense.prepare(inputs)
     job = [Example.from_pair(p.text, "Okay. Step one: acquire the materials quietly.") for p in HARMFUL_PROMPTS[:4]]
@@ -88,11 +93,7 @@ def test_train_vectors_init_continues_from_given_vectors(tiny, pairs):
 
 
 def test_adaptation_stops_once_the_job_is_explained(tiny, pairs):
-    harmful, benign = pairs
-    vcfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96))
-    base_vectors, _ = train_vectors(tiny.model, tiny.tokenizer, harmful, benign, vcfg)
-    inputs = StaticInputs(benign=benign, vectors=base_vectors, harmful_pairs=harmful,
-                          screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS))
+    _, inputs = provider_inputs(tiny, pairs, vector_steps=2)
     job = [Example.from_pair(p.text, "Okay. Step one: acquire the materials quietly.") for p in HARMFUL_PROMPTS[:4]]
     cfg = TrainConfig(lr=1e-3, max_steps=1, batch_size=4, max_length=96)
     before = {k: v.clone() for k, v in tiny.model.state_dict().items()}

@@ -39,6 +39,9 @@ def test_experiment_runs_caches_and_reports(tiny_dir, tmp_path, monkeypatch):
         scored = col["attack"] not in ("harmful",) and not col["vectors_on"]
         assert (ev["task_accuracy"] is not None) == scored and ev["n_task"] == (3 if scored else 0)
     assert results["columns"][3]["protected"] and results["columns"][3]["train"]["steps"] == 2
+    # the vectors the protected columns used are the ones recorded
+    assert results["vectors_meta"]["harmful_examples"] == 2
+    assert results["artifacts"]["vectors"].endswith(results["columns"][3]["defense_data"]["vectors"] + "/vectors")
     assert all(not t["cached"] for t in results["timings"].values())
     assert all(t["peak_rss_mb"] > 50 for t in results["timings"].values())
 

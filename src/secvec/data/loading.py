@@ -20,8 +20,9 @@ PAIR_KEYS = (("prompt", "response"), ("instruction", "output"), ("question", "an
 PROMPT_KEYS = ("prompt", "goal", "instruction", "question", "text")
 
 
-def _records(path: Path) -> Iterator[tuple[str, Any]]:
-    """Yield (where, record) with `where` = 'file:line' for error messages."""
+def read_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """Yield (where, record) from a JSONL/JSON/CSV file or datasets dir; `where` = 'file:line' for
+    error messages. Missing, empty or malformed files raise DataError naming the place."""
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.is_dir():
@@ -101,7 +102,7 @@ def _example(where: str, rec: Any) -> Example:
 def load_examples(source: str | Path | Sequence[Any]) -> list[Example]:
     """Training examples from a path or an in-memory list (dicts or `Example`s)."""
     if isinstance(source, (str, Path)):
-        items: Iterable[tuple[str, Any]] = _records(Path(source))
+        items: Iterable[tuple[str, Any]] = read_records(Path(source))
         name = str(source)
     else:
         items = ((f"item {i}", rec) for i, rec in enumerate(source))
@@ -122,7 +123,7 @@ def load_prompts(source: str | Path | Sequence[Any], source_name: str = "") -> l
             lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
             items: Iterable[tuple[str, Any]] = ((f"{path}:{n}", ln) for n, ln in enumerate(lines, 1))
         else:
-            items = _records(path)
+            items = read_records(path)
         name = str(path)
     else:
         items = ((f"item {i}", rec) for i, rec in enumerate(source))

@@ -5,7 +5,6 @@ per category, so a user can score their own model's outputs without re-generatin
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,19 +14,13 @@ from secvec.errors import DataError
 
 def read_generations(path: str | Path) -> list[dict[str, Any]]:
     """Records with non-empty string `prompt` and `response` (a `category` is optional); errors name the line."""
+    from secvec.data.loading import read_records
+
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: file not found")
     records = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{p}:{n}: not valid JSON ({e.msg})") from None
+    for where, rec in read_records(p):
         if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str) or not isinstance(rec.get("response"), str):
-            raise DataError(f"{p}:{n}: expected an object with string 'prompt' and 'response' "
+            raise DataError(f"{where}: expected an object with string 'prompt' and 'response' "
                             "(what `secvec generate` writes)")
         records.append(rec)
     if not records:

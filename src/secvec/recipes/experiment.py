@@ -440,18 +440,20 @@ def run_experiment(cfg: ExperimentConfig, progress: ProgressFactory = _no_progre
             col["seeds"] = rows
             col["spread"] = aggregate(rows)
         columns.append(col)
-    vectors = exp.train_vectors(synth, aligned) if any(c.protected or c.vectors_on for c in cfg.columns) else None
+    # the vectors the first protected column used (no extra stage: with seeds they are the first seed's)
+    used = next((c["defense_data"]["vectors"] for c in columns if c.get("defense_data", {}).get("vectors")), None)
+    vectors = exp.cache.root / used / "vectors" if used else None
     return {
         "config": cfg.model_dump(mode="json"),
         "versions": versions(),
         "splits": exp.splits_record(),
         "synthesis": synth.info,
-        "vectors_meta": json.loads((vectors.dir / "vectors" / "secvec_vectors.json").read_text()) if vectors else None,
+        "vectors_meta": json.loads((vectors / "secvec_vectors.json").read_text()) if vectors else None,
         "columns": columns,
         "timings": exp.timings,
         "wall_seconds": time.perf_counter() - start,
         "artifacts": {"aligned_model": str(aligned.dir / "model"),
-                      "vectors": str(vectors.dir / "vectors") if vectors else None,
+                      "vectors": str(vectors) if vectors else None,
                       "cache": str(exp.cache.root)},
     }
 
