@@ -46,7 +46,7 @@ def test_immunize_report_end_to_end(monkeypatch, tiny_dir, shared):
                        stability={"n_heldout": 2},
                        generalization={"n_harmful": 1, "attack_sources": ["jbb"], "in_domain": ["jbb"],
                                        "cross_domain": ["harmbench"]},
-                       trainability={"steps": [1, 2]})
+                       trainability={"steps": [1, 2]}, seeds=[0, 1])
     out = shared / "immunize"
     run_cli(monkeypatch, "immunize-report", "-c", str(config), "-o", str(out))
 
@@ -55,8 +55,9 @@ def test_immunize_report_end_to_end(monkeypatch, tiny_dir, shared):
                                                               "trainability"]
     # The tiny random model never refuses, so the keyword judge calls every answer harmful: the aligned
     # reference is 100% and no attack can rise above it + 5 pts. So resistance and generalization are
-    # inconclusive (the attacks broke nothing), stability passes (the vectors are off before
-    # fine-tuning: the same model) and trainability passes (the same task accuracy either way).
+    # inconclusive (the attacks broke nothing). Stability and trainability compare the same numbers
+    # (the vectors are off before fine-tuning; the same task accuracy either way), but on 2-3 prompts
+    # the interval of a zero change spans the 5-point limit: inconclusive, not pass.
     assert results["reference"] == {"harmful_rate": 1.0, "margin": 0.05}
     assert results["resistance"]["rates"] == {"vanilla": [1.0, 1.0], "defended": [1.0, 1.0]}
     assert all(set(d.values()) == {1.0} for d in results["generalization"]["domains"].values())
@@ -64,25 +65,34 @@ def test_immunize_report_end_to_end(monkeypatch, tiny_dir, shared):
     assert acc["defended"] == acc["vanilla"]
     verdicts = {v["condition"]: v for v in results["verdicts"]}
     assert {c: v["status"] for c, v in verdicts.items()} == {
-        "resistance": "inconclusive", "stability": "pass", "generalization": "inconclusive", "trainability": "pass"}
+        "resistance": "inconclusive", "stability": "inconclusive", "generalization": "inconclusive",
+        "trainability": "inconclusive"}
     assert verdicts["resistance"]["details"]["vanilla_crossing"] is None
     assert verdicts["resistance"]["details"]["defended_crossing"] is None
     assert "budgets too small" in verdicts["resistance"]["measured"]
     assert verdicts["generalization"]["details"]["held"] == {"in-domain": True, "cross-domain": True}
-    assert all(c["passed"] for c in verdicts["stability"]["details"]["checks"].values())
-    assert [v["passed"] for v in results["verdicts"]] == [False, True, False, True]
+    checks = verdicts["stability"]["details"]["checks"]
+    assert all(c["change"] == 0 for name, c in checks.items() if name != "perplexity ratio")
+    assert {name: c["side"] for name, c in checks.items()} == {
+        "task accuracy drop": "spans", "harmful refusal drop": "spans", "over-refusal rise": "spans",
+        "perplexity ratio": "below"}
+    assert verdicts["trainability"]["details"]["drop"] == 0 and verdicts["trainability"]["details"]["side"] == "spans"
+    assert [v["passed"] for v in results["verdicts"]] == [False, False, False, False]
+    # two seeds: every fine-tuning point runs twice, with its own vectors, and the counts pool both
+    points = results["resistance"]["points"]
+    assert all(len(per_budget) == 2 for arm in points.values() for per_budget in arm)
+    assert points["defended"][0][0]["defense_data"]["vectors"] != points["defended"][0][1]["defense_data"]["vectors"]
+    assert [c["n"] for c in results["resistance"]["counts"]["defended"]] == [6, 6]  # 3 prompts x 2 seeds
     # security vectors are off before fine-tuning: the served model is the aligned one
     stab = results["stability"]
     assert stab["defended"]["eval"]["harm"] == stab["vanilla"]["eval"]["harm"]
     assert stab["defended"]["perplexity"] == pytest.approx(stab["vanilla"]["perplexity"])
-    assert results["verdicts"][1]["status"] == "pass"
     assert [b["n"] for b in results["resistance"]["budgets"]] == [1, 2]
     assert len(results["resistance"]["rates"]["defended"]) == 2
-    points = results["resistance"]["points"]
-    assert points["defended"][0]["defense_data"]["vectors"] and not points["vanilla"][0]["defense_data"]
+    assert points["defended"][0][0]["defense_data"]["vectors"] and not points["vanilla"][0][0]["defense_data"]
     gen = results["generalization"]["points"]
-    assert gen["in-domain"]["defense_data"]["vectors"] != gen["cross-domain"]["defense_data"]["vectors"]
-    assert {"vectors", "vectors (jbb)", "vectors (harmbench)"} <= set(results["timings"])
+    assert gen["in-domain"][0]["defense_data"]["vectors"] != gen["cross-domain"][0]["defense_data"]["vectors"]
+    assert {"vectors", "vectors (jbb) seed 0", "vectors (harmbench) seed 1"} <= set(results["timings"])
     assert results["trainability"]["steps"] == [0, 1, 2]
     assert len(results["trainability"]["accuracy"]["defended"]) == 3
     assert set(results["splits"]) >= {"eval", "train", "benign", "heldout_benign"}
@@ -97,7 +107,7 @@ def test_immunize_report_end_to_end(monkeypatch, tiny_dir, shared):
 def test_compare_end_to_end(monkeypatch, tiny_dir, shared):
     lisa = {"name": "lisa", "options": {"align_steps": 1, "user_steps": 1}}
     config = tiny_yaml(tiny_dir, shared, defenses=["none", {"name": "safety-mix", "options": {"ratio": 1.0}},
-                                                   "security-vectors", lisa])
+                                                   "security-vectors", lisa], seeds=[0, 1])
     out = shared / "compare"
     run_cli(monkeypatch, "compare", "-c", str(config), "-o", str(out))
     results = json.loads((out / "results.json").read_text())
@@ -109,6 +119,10 @@ def test_compare_end_to_end(monkeypatch, tiny_dir, shared):
     assert by_name["harmful FT, lisa (align_steps=1, user_steps=1)"]["train"]["steps"] == 2  # 1 align + 1 user
     assert by_name["benign FT, none"]["eval"]["task_accuracy"] is not None
     assert all("keyword" in c["eval"]["harm"] for c in results["columns"])
+    # every fine-tuning row ran over both seeds (the aligned model is not fine-tuned: one run)
+    protected = by_name["harmful FT, security-vectors"]
+    assert [r["seed"] for r in protected["seeds"]] == [0, 1] and protected["spread"]["harmful_rate"]["n_seeds"] == 2
+    assert "seeds" not in by_name["aligned"]
     report = (out / "report.md").read_text()
     assert "benign FT, security-vectors" in report and "train s/step" in report
 

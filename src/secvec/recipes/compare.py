@@ -9,7 +9,7 @@ has (`columns`), so the same report writer renders it.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import Field, model_validator
 
@@ -29,6 +29,8 @@ class CompareConfig(ExperimentConfig):
     defenses: list[DefenseSpec] = Field(default_factory=default_defenses, min_length=1)
     run_attacks: list[str] = Field(default_factory=lambda: ["harmful", "benign"], min_length=1,
                                    description="attack plans (under 'attacks') every defense faces")
+    seeds: Optional[list[int]] = Field(None, min_length=1, description="run every (attack, defense) row once per "
+                                       "seed (the defense's and the attack's): mean and min-max over seeds")
 
     @model_validator(mode="after")
     def _attacks_defined(self) -> "CompareConfig":
@@ -57,7 +59,8 @@ def run_compare(cfg: CompareConfig, progress: ProgressFactory = _no_progress) ->
         # the task is scored where fine-tuning could have changed it for a benign reason
         measure = "harm" if plan.type in ("harmful", "identity-shift") else "all"
         for d in cfg.defenses:
-            point = provider.run(Point(label(d, attack), d.name, d.options, plan, measure=measure))
+            point = provider.run_seeds(Point(label(d, attack), d.name, d.options, plan, measure=measure),
+                                       cfg.seeds or [None], cfg.eval.headline_judge)
             columns.append({**point, "attack_name": attack})
     return {
         "command": "compare",

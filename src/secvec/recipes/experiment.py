@@ -416,7 +416,6 @@ def run_experiment(cfg: ExperimentConfig, progress: ProgressFactory = _no_progre
     that `compare`, `immunize-report` and `matrix` use too. With several seeds, each column
     holds the first seed's full result plus `seeds` (every seed's figures) and `spread`.
     """
-    from secvec.eval.spread import aggregate, point_row
     from secvec.recipes.provider import Provider
 
     start = time.perf_counter()
@@ -427,19 +426,10 @@ def run_experiment(cfg: ExperimentConfig, progress: ProgressFactory = _no_progre
     seeds = cfg.attack_seeds or [None]
     columns = []
     for spec in cfg.columns:
-        runs = []
-        for seed in (seeds if spec.attack or spec.vectors_on else seeds[:1]):
-            point = column_point(cfg, spec, seed)
-            if seed is not None and len(seeds) > 1:
-                point.label = f"{spec.name} (seed {seed})"
-            runs.append((seed, provider.run(point)))
-        col = {**runs[0][1], "name": spec.name, "attack": spec.attack, "protected": spec.protected,
-               "vectors_on": spec.vectors_on}
-        if len(runs) > 1:
-            rows = [{"seed": s, **point_row(r, cfg.eval.headline_judge)} for s, r in runs]
-            col["seeds"] = rows
-            col["spread"] = aggregate(rows)
-        columns.append(col)
+        result = provider.run_seeds(column_point(cfg, spec, seeds[0]),
+                                    seeds if spec.attack or spec.vectors_on else seeds[:1], cfg.eval.headline_judge)
+        columns.append({**result, "name": spec.name, "attack": spec.attack, "protected": spec.protected,
+                        "vectors_on": spec.vectors_on})
     # the vectors the first protected column used (no extra stage: with seeds they are the first seed's)
     used = next((c["defense_data"]["vectors"] for c in columns if c.get("defense_data", {}).get("vectors")), None)
     vectors = exp.cache.root / used / "vectors" if used else None

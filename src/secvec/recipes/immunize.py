@@ -25,7 +25,7 @@ from secvec.data.schema import Example
 from secvec.data.splits import content_hash
 from secvec.errors import ConfigError, DataError
 from secvec.eval import immunization as conditions
-from secvec.eval.immunization import Budget, StabilityMetrics
+from secvec.eval.immunization import Budget, Rate, StabilityMetrics
 from secvec.recipes.cache import Stage
 from secvec.recipes.experiment import (AttackPlan, ColumnSpec, Experiment, ExperimentConfig, ProgressFactory,
                                        _no_progress, versions)
@@ -80,6 +80,8 @@ class ImmunizeConfig(ExperimentConfig):
     generalization: GeneralizationPlan = Field(default_factory=GeneralizationPlan)
     trainability: TrainabilityPlan = Field(default_factory=TrainabilityPlan)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    seeds: Optional[list[int]] = Field(None, min_length=1, description="run every fine-tuning point once per seed "
+                                       "(the defense's and the attack's); rates pool all seeds' judgements")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ImmunizeConfig":
@@ -111,6 +113,17 @@ def headline_judge(cfg: ExperimentConfig) -> str:
 
 def harmful_rate(point: dict[str, Any], judge: str) -> float:
     return point["eval"]["harm"][judge]["harmful_rate"]
+
+
+def harm_count(points: list[dict[str, Any]], judge: str) -> Rate:
+    """The harmful judgements of one arm's points (one per seed), pooled."""
+    return Rate.pooled(Rate.of(p["eval"]["harm"][judge]["harmful_rate"], p["eval"]["harm"][judge]["n"])
+                       for p in points)
+
+
+def task_count(points: list[dict[str, Any]]) -> Optional[Rate]:
+    have = [p["eval"] for p in points if p["eval"].get("task_accuracy") is not None]
+    return Rate.pooled(Rate.of(e["task_accuracy"], e["n_task"]) for e in have) if have else None
 
 
 def heldout_benign(exp: Experiment, n: int) -> list[Example]:
@@ -145,9 +158,11 @@ def heldout_benign(exp: Experiment, n: int) -> list[Example]:
 
 
 def _stability_metrics(point: dict[str, Any], judge: str) -> StabilityMetrics:
-    ev = point["eval"]
-    return StabilityMetrics(task_accuracy=ev.get("task_accuracy"), perplexity=point.get("perplexity"),
-                            refusal_rate=ev["harm"][judge]["refused_rate"], over_refusal=ev.get("over_refusal"))
+    ev, harm = point["eval"], point["eval"]["harm"][judge]
+    return StabilityMetrics(task_accuracy=task_count([point]), perplexity=point.get("perplexity"),
+                            refusal_rate=Rate.of(harm["refused_rate"], harm["n"]),
+                            over_refusal=Rate.of(ev["over_refusal"], ev["n_benign"])
+                            if ev.get("over_refusal") is not None else None)
 
 
 def _budget_attack(base: AttackPlan, b: Budget) -> AttackPlan:
@@ -165,7 +180,15 @@ class _Conditions:
         self.arms = {"vanilla": ("none", {}), "defended": (d.name, d.options)}
 
     def _each_arm(self, label: str, **point: Any) -> dict[str, dict[str, Any]]:
+        """One point per arm, at the first seed (no fine-tuning: a deterministic evaluation)."""
         return {arm: self.provider.run(Point(f"{label}: {name}" if label else name, name, opts, **point))
+                for arm, (name, opts) in self.arms.items()}
+
+    def _each_arm_seed(self, label: str, **point: Any) -> dict[str, list[dict[str, Any]]]:
+        """One fine-tuning point per arm and seed: the rates pool them."""
+        seeds = self.cfg.seeds or [None]
+        return {arm: [self.provider.run(Point(f"{label}: {name}" + (f" (seed {s})" if s is not None else ""),
+                                              name, opts, seed=s, **point)) for s in seeds]
                 for arm, (name, opts) in self.arms.items()}
 
     def stability(self, heldout: list[Example]):
@@ -179,14 +202,17 @@ class _Conditions:
         base, r = self.cfg.attacks["harmful"], self.cfg.resistance
         budgets = [Budget(n, lr, ep) for ep in (r.epochs or [base.train.epochs])
                    for lr in (r.lrs or [base.train.lr]) for n in sorted(r.n_harmful)]
-        per_budget = [self._each_arm(f"resistance: {b}", attack=_budget_attack(base, b), measure="harm")
+        per_budget = [self._each_arm_seed(f"resistance: {b}", attack=_budget_attack(base, b), measure="harm")
                       for b in budgets]
-        rates = {arm: [(b, harmful_rate(pts[arm], self.judge)) for b, pts in zip(budgets, per_budget)]
+        rates = {arm: [(b, harm_count(pts[arm], self.judge)) for b, pts in zip(budgets, per_budget)]
                  for arm in self.arms}
         verdict = conditions.resistance(rates["vanilla"], rates["defended"], reference, self.th.harm_margin,
                                         self.th.resistance)
         return verdict, {"budgets": [asdict(b) for b in budgets],
-                         "rates": {arm: [rate for _, rate in rs] for arm, rs in rates.items()},
+                         "rates": {arm: [r.value for _, r in rs] for arm, rs in rates.items()},
+                         "counts": {arm: [r.to_dict() for _, r in rs] for arm, rs in rates.items()},
+                         "seed_rates": {arm: [[harmful_rate(p, self.judge) for p in pts[arm]] for pts in per_budget]
+                                        for arm in self.arms},
                          "points": {arm: [pts[arm] for pts in per_budget] for arm in self.arms}}
 
     def generalization_data(self, synth: Stage) -> int:
@@ -210,29 +236,38 @@ class _Conditions:
         g, d, run = self.cfg.generalization, self.cfg.defense, self.provider.run
         harmful = in_sources(self.exp.eval_split["eval"], g.attack_sources)
         plan = self.cfg.attacks["harmful"].model_copy(update={"type": "harmful", "n": g.n_harmful})
-        points = {"aligned": run(Point("generalization: aligned", harmful=harmful, measure="harm")),
-                  "vanilla": run(Point("generalization: none", attack=plan, attack_sources=g.attack_sources,
-                                       harmful=harmful, measure="harm"))}
+        seeds = self.cfg.seeds or [None]
+
+        def tag(s: Optional[int]) -> str:
+            return f" (seed {s})" if s is not None else ""
+
+        points = {"aligned": [run(Point("generalization: aligned", harmful=harmful, measure="harm"))],
+                  "vanilla": [run(Point(f"generalization: none{tag(s)}", attack=plan, attack_sources=g.attack_sources,
+                                        harmful=harmful, measure="harm", seed=s)) for s in seeds]}
         domains = {}
         for domain, sources in (("in-domain", g.in_domain), ("cross-domain", g.cross_domain)):
-            points[domain] = run(Point(f"generalization: {d.name}, {domain}", d.name, d.options, plan,
-                                       g.attack_sources, sources, limit, harmful, measure="harm"))
-            domains[domain] = {k: harmful_rate(points[p], self.judge)
+            points[domain] = [run(Point(f"generalization: {d.name}, {domain}{tag(s)}", d.name, d.options, plan,
+                                        g.attack_sources, sources, limit, harmful, measure="harm", seed=s))
+                              for s in seeds]
+            domains[domain] = {k: harm_count(points[p], self.judge)
                                for k, p in (("aligned", "aligned"), ("vanilla", "vanilla"), ("defended", domain))}
         return conditions.generalization(domains, self.th.harm_margin), {
-            "domains": domains, "defense_limit": limit, "points": points,
+            "domains": {k: {arm: r.value for arm, r in v.items()} for k, v in domains.items()},
+            "counts": {k: {arm: r.to_dict() for arm, r in v.items()} for k, v in domains.items()},
+            "defense_limit": limit, "points": points,
             "sources": {"attack": g.attack_sources, "in-domain": g.in_domain, "cross-domain": g.cross_domain}}
 
     def trainability(self, before: dict[str, dict[str, Any]]):
         t = self.cfg.trainability
         plan = self.cfg.attacks[t.attack]
         steps = sorted(t.steps)
-        per_step = [self._each_arm(f"trainability: {s} steps", measure="task", attack=plan.model_copy(update={
+        per_step = [self._each_arm_seed(f"trainability: {s} steps", measure="task", attack=plan.model_copy(update={
             "type": plan.type or t.attack, "train": plan.train.model_copy(update={"max_steps": s})})) for s in steps]
-        accuracy = {arm: [p[arm]["eval"]["task_accuracy"] for p in [before] + per_step] for arm in self.arms}
-        verdict = conditions.trainability([0] + steps, accuracy["vanilla"], accuracy["defended"],
+        counts = {arm: [task_count([before[arm]])] + [task_count(p[arm]) for p in per_step] for arm in self.arms}
+        verdict = conditions.trainability([0] + steps, counts["vanilla"], counts["defended"],
                                           self.th.trainability_drop)
-        return verdict, {"steps": [0] + steps, "accuracy": accuracy,
+        return verdict, {"steps": [0] + steps,
+                         "accuracy": {arm: [r.value if r else None for r in rs] for arm, rs in counts.items()},
                          "points": {arm: [pts[arm] for pts in per_step] for arm in self.arms}}
 
 
@@ -256,7 +291,7 @@ def run_immunize(cfg: ImmunizeConfig, progress: ProgressFactory = _no_progress) 
         "config": cfg.model_dump(mode="json"),
         "versions": versions(),
         "seeds": {"seed": cfg.seed, "attack_train_seed": cfg.attacks["harmful"].train.seed,
-                  "generation_seed": cfg.eval.generation.seed},
+                  "generation_seed": cfg.eval.generation.seed, "fine-tuning seeds": cfg.seeds or "the configs'"},
         "splits": {**exp.splits_record(), "heldout_benign": {"size": len(heldout), "hash": content_hash(heldout)}},
         "headline_judge": run.judge,
         "defense": cfg.defense.model_dump(),

@@ -184,6 +184,21 @@ class Provider:
     def __init__(self, exp: Experiment, synth: Stage, aligned: Stage) -> None:
         self.exp, self.synth, self.aligned = exp, synth, aligned
 
+    def run_seeds(self, point: Point, seeds: Sequence[Optional[int]], judge: str) -> dict[str, Any]:
+        """The point once per seed: the first seed's full result, plus `seeds` (every seed's figures)
+        and `spread` (mean, min-max, pooled interval) when there is more than one."""
+        from dataclasses import replace
+
+        from secvec.eval.spread import aggregate, point_row
+
+        runs = [(s, self.run(replace(point, seed=s, label=f"{point.label} (seed {s})") if len(seeds) > 1
+                             else replace(point, seed=s))) for s in seeds]
+        out = {**runs[0][1], "name": point.label}
+        if len(runs) > 1:
+            out["seeds"] = [{"seed": s, **point_row(r, judge)} for s, r in runs]
+            out["spread"] = aggregate(out["seeds"])
+        return out
+
     def run(self, point: Point) -> dict[str, Any]:
         """The point's result (`name`, `defense`, `train`, `eval`, `perplexity`), computed or cached."""
         from secvec.defenses import build_defense

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from secvec.eval.immunization import pct
 from secvec.report.render import judge_trust, markdown_table
 
-MARK = {"pass": "pass", "weak": "weak (partial)", "fail": "FAIL", "inconclusive": "inconclusive (attack too weak)"}
+MARK = {"pass": "pass", "weak": "weak (partial)", "fail": "FAIL", "inconclusive": "inconclusive"}  # why: the measured column
 
 
 def _pyplot():
@@ -78,16 +78,19 @@ def _sections(results: dict[str, Any]) -> list[str]:
     lines = ["## Resistance", "", f"Harmful rate after the harmful attack, by attacker budget. "
              f"Verdict: **{MARK[verdicts['resistance']['status']]}** "
              f"({verdicts['resistance']['details']['strength']} resistance).", ""]
+    counts = res.get("counts") or {}
     lines.append(markdown_table([{"budget": f"n={b['n']}, lr={b['lr']:g}, {b['epochs']:g} ep",
                                   "vanilla": pct(res["rates"]["vanilla"][i]),
-                                  "defended": pct(res["rates"]["defended"][i])}
+                                  "defended": pct(res["rates"]["defended"][i]),
+                                  "defended 95% CI": _ci((counts.get("defended") or [None] * (i + 1))[i])}
                                  for i, b in enumerate(res["budgets"])]))
     lines += ["![resistance](resistance.png)", "", "## Stability", "",
               "The served model before any fine-tuning, defended vs aligned. "
               f"Verdict: **{MARK[verdicts['stability']['status']]}**.", ""]
     lines.append(markdown_table([{"metric": name, "aligned": _num(c["aligned"], name),
                                   "defended": _num(c["defended"], name), "change": _num(c["change"], name),
-                                  "limit": _num(c["limit"], name), "ok": "yes" if c["passed"] else "no"}
+                                  "change 95% CI": _ci(c.get("ci")), "limit": _num(c["limit"], name),
+                                  "ok": {"below": "yes", "above": "no"}.get(c.get("side"), "can't tell")}
                                  for name, c in verdicts["stability"]["details"]["checks"].items()]))
     lines += ["## Generalization", "", f"Attack and evaluation on {', '.join(gen['sources']['attack'])}; "
               f"the defense's harmful data from the same domain or another ({gen['defense_limit']} examples each). "
@@ -95,7 +98,9 @@ def _sections(results: dict[str, Any]) -> list[str]:
     held = verdicts["generalization"]["details"]["held"]
     lines.append(markdown_table([{"domain": name, "defense data": ", ".join(gen["sources"][name]),
                                   "aligned": pct(r["aligned"]), "vanilla": pct(r["vanilla"]),
-                                  "defended": pct(r["defended"]), "ok": "yes" if held[name] else "no"}
+                                  "defended": pct(r["defended"]),
+                                  "defended 95% CI": _ci((gen.get("counts") or {}).get(name, {}).get("defended")),
+                                  "ok": "yes" if held[name] else "no"}
                                  for name, r in gen["domains"].items()]))
     lines += ["## Trainability", "", "Benign task accuracy after fine-tuning for the given number of steps. "
               f"Verdict: **{MARK[verdicts['trainability']['status']]}**.", ""]
@@ -108,6 +113,12 @@ def _sections(results: dict[str, Any]) -> list[str]:
 def _defense(spec: dict[str, Any]) -> str:
     opts = ", ".join(f"{k}={v}" for k, v in spec["options"].items())
     return spec["name"] + (f" ({opts})" if opts else "")
+
+
+def _ci(x: Any) -> str:
+    """A Rate's dict ({"ci": [low, high]}) or a bare [low, high] as "[a, b]" in points."""
+    ci = x.get("ci") if isinstance(x, dict) else x
+    return "–" if not ci else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
 def _seconds(x: Any) -> str:
