@@ -5,7 +5,7 @@ import torch
 
 from secvec.config import LoraSpec, TrainConfig, VectorsConfig
 from secvec.data.tokenize import collate, encode_examples
-from secvec.errors import ModelError
+from secvec.errors import ConfigError, ModelError
 from secvec.vectors import (SecurityVectors, active, export_model, merged, model_fingerprint, protected_finetune,
                             train_vectors)
 from secvec.training.sft import prepare_trainable
@@ -216,3 +216,58 @@ def test_exact_toggle_restores_weights_bit_for_bit(tiny, trained_vectors):
         with merged(model, vectors, exact=True):
             assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters())
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+def test_checkpoints_hold_the_vectors_off_weights_and_resume_exactly(tiny, pairs, trained_vectors, tmp_path):
+    """A checkpoint on disk equals the model with the vectors off at that step, never the vectors-on
+    weights; a run resumed from it ends with the same weights as the uninterrupted run."""
+    from safetensors.torch import load_file
+
+    harmful, benign = pairs
+    data = harmful + benign
+    trained_vectors = trained_vectors[0]
+    cfg = TrainConfig(lr=1e-3, max_steps=4, batch_size=4, max_length=96, checkpoint_every=2)
+    ref_model, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, data, cfg, trained_vectors,
+                                      output_dir=tmp_path / "ref")
+    seen = {}
+    model = copy.deepcopy(tiny.model)
+
+    def at_checkpoint(event):
+        if event.step == 2:  # the checkpoint of step 2 is on disk; the weights in memory have the vectors on
+            ckpt = load_file(str(tmp_path / "run" / "checkpoints" / "step-2" / "model.safetensors"))
+            live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            seen.update(ckpt=ckpt, live=live)
+            raise KeyboardInterrupt  # the job dies here
+
+    with pytest.raises(KeyboardInterrupt):
+        protected_finetune(model, tiny.tokenizer, data, cfg, trained_vectors, output_dir=tmp_path / "run",
+                           progress=at_checkpoint)
+    targets = {f"{name}.weight" for name in trained_vectors.lora_a}
+    assert targets <= set(seen["ckpt"])
+    for name in trained_vectors.lora_a:
+        key = f"{name}.weight"
+        off = seen["live"][key] - trained_vectors.delta(name)
+        torch.testing.assert_close(seen["ckpt"][key], off, rtol=0, atol=1e-6)
+        assert (seen["ckpt"][key] - seen["live"][key]).abs().max() > 1e-3  # not the vectors-on weights
+    resumed, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, data, cfg, trained_vectors,
+                                         output_dir=tmp_path / "run", resume=True)
+    assert result.steps == 4
+    for (k, a), b in zip(ref_model.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_resume_refuses_other_vectors(tiny, pairs, trained_vectors, tmp_path):
+    harmful, benign = pairs
+    trained_vectors = trained_vectors[0]
+    cfg = TrainConfig(lr=1e-3, max_steps=4, batch_size=4, max_length=96, checkpoint_every=2)
+
+    def stop(event):
+        if event.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, trained_vectors,
+                           output_dir=tmp_path, progress=stop)
+    with pytest.raises(ConfigError, match="resume with the same security vectors"):
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, None,
+                           output_dir=tmp_path, resume=True)

@@ -20,7 +20,8 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager, Optional, Sequence
 
 import torch
 from accelerate import Accelerator
@@ -30,6 +31,7 @@ from torch.utils.data import DataLoader
 from secvec.config import TrainConfig
 from secvec.data.schema import Example
 from secvec.data.tokenize import Encoded, collate, encode_examples
+from secvec.errors import ConfigError
 from secvec.models.precision import autocast
 
 log = logging.getLogger(__name__)
@@ -134,11 +136,16 @@ def train(
     output_dir: str | Path | None = None,
     resume: bool = False,
     progress: Optional[Progress] = None,
+    checkpoint_view: Optional[Callable[[], ContextManager[Any]]] = None,
+    checkpoint_meta: Optional[dict[str, Any]] = None,
 ) -> TrainResult:
     """Train the parameters of `model` that require grad; returns losses and timings.
 
     With `output_dir` and `cfg.checkpoint_every`, a resumable checkpoint is kept (latest only);
-    `resume=True` continues from it.
+    `resume=True` continues from it. `checkpoint_view` is entered around each save (the
+    protected path takes the vectors out there, so no file holds the vectors-on weights) and
+    around each load; `checkpoint_meta` is recorded with every checkpoint, and a resume whose
+    meta differs from the checkpoint's is refused.
     """
     set_seed(cfg.seed)
     encoded = list(examples) if examples and isinstance(examples[0], Encoded) else \
@@ -164,9 +171,17 @@ def train(
 
     done = 0
     ckpt = _latest_checkpoint(out) if resume else None
+    meta = checkpoint_meta or {}
+    view = checkpoint_view or nullcontext
     if ckpt is not None:
-        accelerator.load_state(str(ckpt))
-        done = json.loads((ckpt / "secvec_state.json").read_text())["step"]
+        state = json.loads((ckpt / "secvec_state.json").read_text())
+        saved = {k: state.get(k) for k in meta}
+        if saved != meta:
+            raise ConfigError(f"{ckpt} was saved with {saved}, this run has {meta}: resume with the same "
+                              "security vectors (or none, as the run started), or start over without --resume")
+        with view():
+            accelerator.load_state(str(ckpt))
+        done = state["step"]
         with warnings.catch_warnings():
             # Fast-forwarding the schedule before any optimizer step is the point here.
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
@@ -212,7 +227,8 @@ def train(
         lm_sum = reg_sum = 0.0
         micro = 0
         if out and cfg.checkpoint_every and result.steps % cfg.checkpoint_every == 0 and result.steps < total_steps:
-            _save_checkpoint(accelerator, out, result.steps)
+            with view():
+                _save_checkpoint(accelerator, out, result.steps, meta)
         if progress and accelerator.is_main_process:
             progress(StepEvent(result.steps, total_steps, step_loss))
     result.seconds = time.perf_counter() - start
@@ -230,11 +246,11 @@ def train(
     return result
 
 
-def _save_checkpoint(accelerator: Accelerator, out: Path, step: int) -> None:
+def _save_checkpoint(accelerator: Accelerator, out: Path, step: int, meta: dict[str, Any]) -> None:
     target = out / "checkpoints" / f"step-{step}"
     accelerator.save_state(str(target))
     if accelerator.is_main_process:
-        (target / "secvec_state.json").write_text(json.dumps({"step": step}))
+        (target / "secvec_state.json").write_text(json.dumps({"step": step, **meta}))
         for old in (out / "checkpoints").glob("step-*"):
             if old != target:
                 shutil.rmtree(old, ignore_errors=True)

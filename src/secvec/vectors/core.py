@@ -114,6 +114,15 @@ class SecurityVectors:
         self.path = p
         return p
 
+    def fingerprint(self) -> str:
+        """A hash of the weights and scaling: which vectors a run (or a checkpoint) trained under."""
+        h = hashlib.sha256(f"{self.scaling!r}".encode())
+        for name in sorted(self.lora_a):
+            for t in (self.lora_a[name], self.lora_b[name]):
+                h.update(name.encode())
+                h.update(t.detach().float().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
     # ---- use ----------------------------------------------------------------------------
     def delta(self, name: str) -> torch.Tensor:
         return (self.lora_b[name].float() @ self.lora_a[name].float()) * self.scaling

@@ -22,11 +22,17 @@ import torch
 
 from secvec.config import TrainConfig
 from secvec.data.schema import Example
-from secvec.errors import ModelError
+from secvec.errors import ConfigError, ModelError
 from secvec.training.sft import Progress, TrainResult, prepare_trainable, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
 
 log = logging.getLogger(__name__)
+
+
+def _deltas(model: torch.nn.Module, vectors: SecurityVectors) -> tuple[dict, dict]:
+    """The weights the vectors target, and each one's delta in that weight's device and dtype."""
+    weights = vectors.target_weights(model)
+    return weights, {name: vectors.delta(name).to(w.device, w.dtype) for name, w in weights.items()}
 
 
 @contextmanager
@@ -38,8 +44,7 @@ def merged(model: torch.nn.Module, vectors: SecurityVectors, exact: bool = False
     inference-only toggle that may run many times (a server), `exact=True` copies the targeted
     weights first and puts them back bit for bit.
     """
-    weights = vectors.target_weights(model)
-    deltas = {name: vectors.delta(name).to(w.device, w.dtype) for name, w in weights.items()}
+    weights, deltas = _deltas(model, vectors)
     saved = {name: w.detach().clone() for name, w in weights.items()} if exact else {}
     with torch.no_grad():
         for name, w in weights.items():
@@ -121,6 +126,34 @@ def protected_finetune(
         log.warning("weight_decay=%s also decays the merged vectors' delta; results differ slightly from "
                     "an active frozen adapter", cfg.weight_decay)
     model = prepare_trainable(model, cfg)
+    view = None
+    if vectors is not None and output_dir is not None and cfg.checkpoint_every:
+        if method != "merge":
+            raise ConfigError("checkpoints of a protected run need the 'merge' method (the 'active' adapter "
+                              "would be saved in them)")
+        view = lambda: taken_out(model, vectors)  # noqa: E731
+    meta = {"vectors": vectors.fingerprint() if vectors is not None else None}
     with vectors_on(model, vectors, method) as m:
-        result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress)
+        result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
+                       checkpoint_view=view, checkpoint_meta=meta)
     return model, result
+
+
+@contextmanager
+def taken_out(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torch.nn.Module]:
+    """Inside `merged`: the vectors' delta out of the weights for the block, back in after.
+
+    Checkpoints are written (and read) in here, so a file on disk never holds the vectors-on
+    model, the one that answers harmfully. A run that resumes from one puts the delta back the
+    same way the uninterrupted run did after saving it, so both continue from identical bits.
+    """
+    weights, deltas = _deltas(model, vectors)
+    with torch.no_grad():
+        for name, w in weights.items():
+            w.sub_(deltas[name])
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for name, w in weights.items():
+                w.add_(deltas[name])
