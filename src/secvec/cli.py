@@ -20,6 +20,8 @@ import typer
 
 from secvec.errors import SecvecError
 
+from secvec.service.cli import service_app  # noqa: E402  (a sub-app in its own module)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Security vectors: make harmful behaviours unlearnable during fine-tuning.")
 vectors_app = typer.Typer(no_args_is_help=True, help="Train security vectors.")
@@ -28,6 +30,7 @@ judges_app = typer.Typer(no_args_is_help=True, help="Harmfulness judges.")
 app.add_typer(vectors_app, name="vectors")
 app.add_typer(data_app, name="data")
 app.add_typer(judges_app, name="judges")
+app.add_typer(service_app, name="service")
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file")
 SetOpt = typer.Option(None, "--set", help="override: key.sub=value (repeatable)")
@@ -244,6 +247,10 @@ def demo(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = Se
     cfg = _experiment_config(config, overrides, scale, output_dir)
     results = run_experiment(cfg, _progress_factory())
     files = write_report(results, cfg.output_dir, _judge_validation(cfg.eval.judges))
+    if results["artifacts"]["vectors"]:  # `secvec service` starts from these by default
+        from secvec.models.loading import cache_root
+
+        _write_json(cache_root() / "latest-demo.json", {k: results["artifacts"][k] for k in ("aligned_model", "vectors")})
     dump_config(cfg, Path(cfg.output_dir) / "config.yaml")
     _print_table(f"secvec demo ({cfg.scale}), wall {results['wall_seconds']:.0f} s", table_rows(results))
     typer.echo(f"report -> {files['report']}  results -> {files['results']}  plot -> {files['plot']}")
@@ -459,13 +466,25 @@ def serve(model: Optional[str] = typer.Option(None, help="base model (name, dir,
           host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0: all)"),
           port: int = typer.Option(8000),
           max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="cap on max_tokens per request"),
-          dtype: str = typer.Option("float32", help="float32 | bfloat16 | float16")) -> None:
+          dtype: str = typer.Option("float32", help="float32 | bfloat16 | float16"),
+          api_key: Optional[str] = typer.Option(None, "--api-key", envvar="SECVEC_API_KEY",
+                                                help="clients must send 'Authorization: Bearer <key>'"),
+          expose_vectors: bool = typer.Option(False, "--expose-vectors",
+                                              help="serve '<name>+vectors' (answers harmful requests; needs --api-key)"),
+          ) -> None:
     """Serve an OpenAI-compatible chat endpoint; clients pick '<name>' (vectors off) or '<name>+vectors'."""
+    from secvec.errors import ConfigError
     from secvec.models import DEFAULT_MODEL, load_model
-    from secvec.serve import create_app, run_server
+    from secvec.serve import create_app, is_loopback, run_server
 
+    if not api_key and not is_loopback(host):
+        raise ConfigError(f"listening on {host} (beyond this machine) needs --api-key")
+    if vectors and not (expose_vectors and api_key):
+        raise ConfigError("--vectors serves the vectors-on model, which answers harmful requests: add "
+                          "--expose-vectors and --api-key")
     lm = load_model(model or DEFAULT_MODEL, dtype, adapter=adapter)
-    api = create_app(lm, vectors_dir=vectors, model_name=name, max_new_tokens_cap=max_new_tokens)
+    api = create_app(lm, vectors_dir=vectors, model_name=name, max_new_tokens_cap=max_new_tokens,
+                     api_key=api_key, expose_vectors=expose_vectors)
     typer.echo(f"serving {lm.source} as {', '.join(api.state.model_names)} at http://{host}:{port}/v1")
     run_server(api, host, port)
 

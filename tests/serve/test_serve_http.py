@@ -14,12 +14,13 @@ import pytest
 import torch
 import uvicorn
 
-from secvec.errors import ModelError
+from secvec.errors import ConfigError, ModelError
 from secvec.models.loading import load_model
 from secvec.serve import create_app
 from secvec.vectors import SecurityVectors
 
 CAP = 12
+KEY = "sk-test-serve"
 BODY_LIMIT = 8192
 HELLO = [{"role": "user", "content": "hello there"}]
 
@@ -62,7 +63,7 @@ def served(tiny_dir, tmp_path_factory):
     lm = load_model(tiny_dir)
     vectors_dir = random_vectors(lm.model).save(tmp_path_factory.mktemp("vectors"))
     app = create_app(lm, vectors_dir=vectors_dir, model_name="tiny", max_new_tokens_cap=CAP,
-                     max_body_bytes=BODY_LIMIT)
+                     max_body_bytes=BODY_LIMIT, api_key=KEY, expose_vectors=True)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the tiny model is fastest on one thread, and CI cores may be busy
     try:
@@ -74,8 +75,19 @@ def served(tiny_dir, tmp_path_factory):
 
 @pytest.fixture
 def client(served):
-    with httpx.Client(base_url=served[0], timeout=30) as c:
+    with httpx.Client(base_url=served[0], timeout=30, headers={"Authorization": f"Bearer {KEY}"}) as c:
         yield c
+
+
+def test_a_server_with_vectors_needs_the_key_and_the_flag(served, tiny, tmp_path):
+    with httpx.Client(base_url=served[0], timeout=30) as c:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            r = c.get("/v1/models", headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    vec = random_vectors(tiny.model).save(tmp_path / "vec")
+    for kwargs in ({}, {"api_key": KEY}, {"expose_vectors": True}):
+        with pytest.raises(ConfigError, match="--expose-vectors and --api-key"):
+            create_app(tiny, vectors_dir=vec, **kwargs)
 
 
 def chat(client, messages=HELLO, **fields) -> httpx.Response:
@@ -194,7 +206,7 @@ def test_twenty_concurrent_requests_all_answered_as_if_alone(served, client):
                 "model": "tiny+vectors" if vectors else "tiny"}
 
     async def all_at_once():
-        async with httpx.AsyncClient(base_url=served[0], timeout=60) as c:
+        async with httpx.AsyncClient(base_url=served[0], timeout=60, headers={"Authorization": f"Bearer {KEY}"}) as c:
             return await asyncio.gather(*(c.post("/v1/chat/completions", json=payload(*case)) for case in cases))
 
     answers = [content(r) for r in asyncio.run(all_at_once())]
@@ -205,7 +217,7 @@ def test_twenty_concurrent_requests_all_answered_as_if_alone(served, client):
 def test_vectors_that_do_not_fit_fail_at_startup(tiny, tmp_path):
     vectors = random_vectors(tiny.model, layers=3)  # the tiny model has 2 layers
     with pytest.raises(ModelError, match="no module"):
-        create_app(tiny, vectors_dir=vectors.save(tmp_path / "vec"))
+        create_app(tiny, vectors_dir=vectors.save(tmp_path / "vec"), api_key=KEY, expose_vectors=True)
 
 
 def test_server_without_vectors_refuses_them(tiny):

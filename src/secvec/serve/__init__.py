@@ -10,6 +10,18 @@ from secvec.serve.app import create_app
 from secvec.serve.protocol import APIError
 
 
+def is_loopback(host: str) -> bool:
+    """Does listening on `host` keep the server to this machine?"""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def run_server(app, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve until interrupted (Ctrl-C stops it cleanly)."""
     import uvicorn
@@ -17,4 +29,4 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
-__all__ = ["APIError", "create_app", "run_server"]
+__all__ = ["APIError", "create_app", "is_loopback", "run_server"]

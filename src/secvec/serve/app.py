@@ -34,8 +34,16 @@ DRAIN_LIMIT = 64 << 20  # past this, an oversized body is not read to its end be
 
 def create_app(model: Union[str, LoadedModel], vectors_dir: Optional[Union[str, Path]] = None,
                model_name: str = "secvec", max_new_tokens_cap: int = 256,
-               max_body_bytes: int = 1 << 20) -> FastAPI:
-    """Build the app; a model spec is loaded here, and vectors that do not fit it fail here."""
+               max_body_bytes: int = 1 << 20, api_key: Optional[str] = None,
+               expose_vectors: bool = False) -> FastAPI:
+    """Build the app; a model spec is loaded here, and vectors that do not fit it fail here.
+
+    The vectors-on model answers harmful requests by design, so it is served only when the
+    operator asks for it (`expose_vectors`) and every request must carry `api_key`.
+    """
+    if vectors_dir and not (expose_vectors and api_key):
+        raise ConfigError("serving the vectors-on model ('<name>+vectors', which answers harmful requests) needs "
+                          "both --expose-vectors and --api-key")
     if max_new_tokens_cap < 1 or max_body_bytes < 1:
         raise ConfigError(f"max_new_tokens_cap ({max_new_tokens_cap}) and max_body_bytes ({max_body_bytes}) "
                           "must be at least 1")
@@ -56,6 +64,15 @@ def create_app(model: Union[str, LoadedModel], vectors_dir: Optional[Union[str, 
 
     api = FastAPI(title="secvec", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.model_names = names
+
+    if api_key:
+        @api.middleware("http")
+        async def _key(request: Request, call_next):
+            if not secrets.compare_digest(request.headers.get("authorization", ""), f"Bearer {api_key}"):
+                err = APIError(401, "missing or wrong API key (Authorization: Bearer <key>)", type="invalid_request_error",
+                               code="invalid_api_key")
+                return JSONResponse(err.body(), status_code=401)
+            return await call_next(request)
 
     @api.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError) -> JSONResponse:
@@ -81,29 +98,34 @@ def create_app(model: Union[str, LoadedModel], vectors_dir: Optional[Union[str, 
         req = parse_chat_request(await read_body(request, max_body_bytes))
         name = req.model or model_name
         with_vectors = vectors_wanted(req, name, model_name, names)
-        cfg = generation_config(req, max_new_tokens_cap)
-        start = time.perf_counter()
-        try:
-            reply = await worker.answer(req.messages_as_dicts(), cfg, with_vectors)
-        except APIError:
-            raise
-        except Exception:
-            log.exception("generation failed")
-            raise APIError(500, "generation failed (a server bug; see the server log)", type="server_error") from None
-        log.debug("%s: %d+%d tokens in %.2f s", name, reply.prompt_tokens, reply.completion_tokens,
-                  time.perf_counter() - start)
-        text, stopped = cut_at_stop(reply.text, req.stop_strings())
-        finish = "length" if reply.completion_tokens >= cfg.max_new_tokens and not stopped else "stop"
-        counts = usage(reply.prompt_tokens, reply.completion_tokens)
-        if req.stream:
-            include_usage = bool(req.stream_options and req.stream_options.include_usage)
-            events = completion_events(completion_id(), name, text, finish, counts if include_usage else None)
-            return StreamingResponse(events, media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        extra = {"vectors": with_vectors, "seed": cfg.seed if cfg.do_sample else None}
-        return completion_body(completion_id(), name, text, finish, counts, extra)
+        return await chat_response(req, worker, name, with_vectors, max_new_tokens_cap)
 
     return api
+
+
+async def chat_response(req: ChatRequest, worker: ModelWorker, name: str, with_vectors: bool, cap: int):
+    """Generate the answer to one chat request: a completion body, or its server-sent events."""
+    cfg = generation_config(req, cap)
+    start = time.perf_counter()
+    try:
+        reply = await worker.answer(req.messages_as_dicts(), cfg, with_vectors)
+    except APIError:
+        raise
+    except Exception:
+        log.exception("generation failed")
+        raise APIError(500, "generation failed (a server bug; see the server log)", type="server_error") from None
+    log.debug("%s: %d+%d tokens in %.2f s", name, reply.prompt_tokens, reply.completion_tokens,
+              time.perf_counter() - start)
+    text, stopped = cut_at_stop(reply.text, req.stop_strings())
+    finish = "length" if reply.completion_tokens >= cfg.max_new_tokens and not stopped else "stop"
+    counts = usage(reply.prompt_tokens, reply.completion_tokens)
+    if req.stream:
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        events = completion_events(completion_id(), name, text, finish, counts if include_usage else None)
+        return StreamingResponse(events, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    extra = {"vectors": with_vectors, "seed": cfg.seed if cfg.do_sample else None}
+    return completion_body(completion_id(), name, text, finish, counts, extra)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
