@@ -74,14 +74,7 @@ def create_app(model: Union[str, LoadedModel], vectors_dir: Optional[Union[str, 
                 return JSONResponse(err.body(), status_code=401)
             return await call_next(request)
 
-    @api.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @api.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        err = APIError(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
-        return JSONResponse(err.body(), status_code=exc.status_code)
+    install_error_handlers(api)
 
     @api.get("/v1/models")
     async def list_models() -> dict:
@@ -101,6 +94,18 @@ def create_app(model: Union[str, LoadedModel], vectors_dir: Optional[Union[str, 
         return await chat_response(req, worker, name, with_vectors, max_new_tokens_cap)
 
     return api
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    """Every error, ours or the router's (404, 405), as OpenAI's `{"error": {...}}` JSON."""
+    @api.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        err = APIError(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
+        return JSONResponse(err.body(), status_code=exc.status_code)
 
 
 async def chat_response(req: ChatRequest, worker: ModelWorker, name: str, with_vectors: bool, cap: int):

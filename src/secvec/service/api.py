@@ -22,9 +22,8 @@ from typing import Any, Optional, Union
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from secvec.serve.app import chat_response, read_body
+from secvec.serve.app import chat_response, install_error_handlers, read_body
 from secvec.serve.protocol import APIError, model_card, parse_chat_request
 from secvec.serve.worker import ModelWorker
 from secvec.service.settings import ServiceSettings
@@ -165,14 +164,7 @@ def create_service_app(settings: ServiceSettings, open_access: bool = False, run
             err = APIError(504, f"the request took over {request_timeout_s:g} s", type="server_error", code="timeout")
             return JSONResponse(err.body(), status_code=504)
 
-    @api.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @api.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        err = APIError(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
-        return JSONResponse(err.body(), status_code=exc.status_code)
+    install_error_handlers(api)
 
     def tenant(request: Request) -> str:
         if local is not None:
@@ -189,6 +181,10 @@ def create_service_app(settings: ServiceSettings, open_access: bool = False, run
     @api.post("/v1/files")
     async def upload(request: Request) -> dict:
         who = tenant(request)
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > settings.max_file_bytes + (64 << 10):  # refuse before reading a body this large
+            raise APIError(413, f"the file is over the limit of {settings.max_file_bytes} bytes", param="file",
+                           code="file_too_large")
         form = await request.form(max_part_size=settings.max_file_bytes)
         upload, purpose = form.get("file"), form.get("purpose")
         if purpose != "fine-tune":

@@ -115,8 +115,11 @@ def run_job(home: Path, job_id: str) -> None:
     if vectors.fingerprint() != job["vectors_hash"]:
         raise RuntimeError(f"the operator's vectors changed since this job was created "
                            f"({job['vectors_hash']} -> {vectors.fingerprint()}); the job cannot resume under them")
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
     if lead and not resuming and settings.screening:
         screening = screen_examples(examples)
+        timings["screening_s"] = time.perf_counter() - clock
         store.merge_secvec(job_id, screening=screening)
         say(f"Screening: {screening['flagged']} of {screening['n']} examples answer a harmful-looking request "
             f"({100 * screening['rate']:.1f}%)", "warn" if screening["flagged"] else "info", screening)
@@ -135,15 +138,19 @@ def run_job(home: Path, job_id: str) -> None:
             say(f"Step {event.step}/{event.total}: training loss={event.loss:.4f}", data={
                 "step": event.step, "total_steps": event.total, "train_loss": event.loss})
 
+    clock = time.perf_counter()
     tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg, vectors, output_dir=train_dir,
                                        resume=True, progress=progress)
     if not lead:
         return
     model_dir = export_model(tuned, lm.tokenizer, out / "model")
+    timings["train_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     say(f"Training done: {result.steps} steps, {result.tokens} tokens; model saved with the vectors off")
 
     before = base_safety(settings)
     after = safety_eval(settings, tuned, lm.tokenizer)
+    timings["safety_s"] = time.perf_counter() - clock
     rise = after["harmful_rate"] - before["harmful_rate"]
     deployed = rise <= settings.safety_margin + 1e-12
     gate = {"before": before, "after": after, "rise": rise, "margin": settings.safety_margin, "deployed": deployed}
@@ -163,7 +170,7 @@ def run_job(home: Path, job_id: str) -> None:
         data=gate)
     if not deployed:
         say(f"Model {name} is NOT deployed: {reason}", "error")
-    store.merge_secvec(job_id, safety=gate, deployed=deployed)
+    store.merge_secvec(job_id, safety=gate, deployed=deployed, timings=timings)
     store.set_job(job_id, status="succeeded", fine_tuned_model=name, trained_tokens=result.tokens,
                   result_files=[fid], finished_at=now())
     say(f"New fine-tuned model created: {name}" if deployed else f"Fine-tuned model {name} held back by the safety gate")
