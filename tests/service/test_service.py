@@ -273,3 +273,48 @@ def test_sigkill_mid_job_resumes_to_the_same_weights_and_cancel_stops(tiny_dir, 
         assert wait(c, job.id, timeout=30).status == "cancelled" and time.monotonic() - asked < 10
         assert Store.at(home).job(None, job.id)["fine_tuned_model"] is None
     print(f"resume after SIGKILL: {resume_s:.1f} s to finish (service start included)")
+
+
+def test_concurrent_calls_and_the_bounded_queue(running):
+    """Many API calls at once all get answers (SQLite in WAL mode, one transaction each); past the
+    queue bound a new job is refused with 429, and queued jobs cancel at once."""
+    import asyncio
+
+    url, keys, tmp, _ = running
+    c = client(url, keys["other"])
+    fid = c.files.create(file=write_jsonl(tmp / "q.jsonl", GOOD).open("rb"), purpose="fine-tune").id
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=url, timeout=60,
+                                     headers={"Authorization": f"Bearer {keys['other']}"}) as h:
+            creates = [h.post("/v1/fine_tuning/jobs", json={"model": "tiny-aligned", "training_file": fid})
+                       for _ in range(20)]
+            reads = [h.get(path) for _ in range(20) for path in ("/v1/fine_tuning/jobs", "/v1/files", "/v1/models")]
+            return await asyncio.gather(*creates), await asyncio.gather(*reads)
+
+    created, reads = asyncio.run(burst())
+    assert all(r.status_code == 200 for r in reads)
+    codes = sorted(r.status_code for r in created)
+    assert set(codes) <= {200, 429} and 429 in codes  # the queue holds 16 at most
+    assert all(r.json()["error"]["code"] == "queue_full" for r in created if r.status_code == 429)
+    ids = [r.json()["id"] for r in created if r.status_code == 200]
+    assert len(set(ids)) == len(ids) <= 16
+    for jid in ids:
+        try:
+            c.fine_tuning.jobs.cancel(jid)
+        except openai.BadRequestError:  # it had already finished
+            pass
+    final = [wait(c, jid).status for jid in ids]
+    assert "cancelled" in final and set(final) <= {"cancelled", "succeeded"}
+
+
+def test_jobs_launch_through_accelerate_for_several_processes(tmp_path):
+    from secvec.service.settings import ServiceSettings
+    from secvec.service.worker import job_command
+
+    one = ServiceSettings(home=tmp_path, model="m", vectors="v")
+    assert job_command(one, "ftjob-1")[1:] == ["-m", "secvec.service.job", str(tmp_path), "ftjob-1"]
+    four = one.model_copy(update={"num_processes": 4})
+    cmd = job_command(four, "ftjob-1")
+    assert cmd[1:5] == ["-m", "accelerate.commands.launch", "--num_processes", "4"]
+    assert cmd[-4:] == ["-m", "secvec.service.job", str(tmp_path), "ftjob-1"]
