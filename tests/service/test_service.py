@@ -263,6 +263,7 @@ def test_sigkill_mid_job_resumes_to_the_same_weights_and_cancel_stops(tiny_dir, 
         a = load_file(str(home / "jobs" / reference.id / "model" / "model.safetensors"))
         b = load_file(str(home / "jobs" / killed.id / "model" / "model.safetensors"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ"
+        assert done.trained_tokens == c.fine_tuning.jobs.retrieve(reference.id).trained_tokens > 0
         # cancel: a running job stops at its next step
         job = c.fine_tuning.jobs.create(model="tiny-aligned", training_file=f.id, hyperparameters=hp)
         wait(c, job.id, until=("running",))

@@ -146,7 +146,7 @@ def run_job(home: Path, job_id: str) -> None:
     model_dir = export_model(tuned, lm.tokenizer, out / "model")
     timings["train_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    say(f"Training done: {result.steps} steps, {result.tokens} tokens; model saved with the vectors off")
+    say(f"Training done: {result.steps} steps; model saved with the vectors off")
 
     before = base_safety(settings)
     after = safety_eval(settings, tuned, lm.tokenizer)
@@ -171,10 +171,19 @@ def run_job(home: Path, job_id: str) -> None:
     if not deployed:
         say(f"Model {name} is NOT deployed: {reason}", "error")
     store.merge_secvec(job_id, safety=gate, deployed=deployed, timings=timings)
-    store.set_job(job_id, status="succeeded", fine_tuned_model=name, trained_tokens=result.tokens,
+    store.set_job(job_id, status="succeeded", fine_tuned_model=name, trained_tokens=trained_tokens(lm.tokenizer,
+                                                                                                  examples, cfg),
                   result_files=[fid], finished_at=now())
     say(f"New fine-tuned model created: {name}" if deployed else f"Fine-tuned model {name} held back by the safety gate")
     say("The job has successfully completed")
+
+
+def trained_tokens(tokenizer, examples: list, cfg) -> int:
+    """Tokens of the training file (as trained: cut at max_length) times the epochs, as OpenAI counts
+    them; the same for a job that resumed after a crash."""
+    from secvec.data.tokenize import encode_examples
+
+    return int(sum(len(e.input_ids) for e in encode_examples(tokenizer, examples, cfg.max_length)) * cfg.epochs)
 
 
 def _pct(x: Optional[float]) -> str:
