@@ -52,6 +52,7 @@ def service(ctx: typer.Context,
     if ctx.invoked_subcommand is not None:
         return
     import yaml
+    from pydantic import ValidationError
 
     from secvec.errors import ConfigError
     from secvec.serve import is_loopback, run_server
@@ -75,8 +76,9 @@ def service(ctx: typer.Context,
                           f"`secvec service key create --tenant NAME --home {home}`")
     try:
         settings = ServiceSettings(**values)
-    except ValueError as e:
-        raise ConfigError(f"service settings: {e}".replace("\n", " ")) from None
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"service settings: {problems}") from None
     api = create_service_app(settings, open_access=not keys)
     access = "API keys required" if keys else "open to this machine only (no keys made yet)"
     typer.echo(f"secvec service: base model {settings.base_name} ({settings.model}), vectors {settings.vectors}; "
