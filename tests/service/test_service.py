@@ -319,3 +319,21 @@ def test_jobs_launch_through_accelerate_for_several_processes(tmp_path):
     cmd = job_command(four, "ftjob-1")
     assert cmd[1:5] == ["-m", "accelerate.commands.launch", "--num_processes", "4"]
     assert cmd[-4:] == ["-m", "secvec.service.job", str(tmp_path), "ftjob-1"]
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--host", "0.0.0.0"], "beyond this machine) needs API keys"),
+    (["--vectors", "/nonexistent"], "security vectors not found"),
+    (["-c", "BAD"], "service settings: bogus: Extra inputs are not permitted"),
+])
+def test_service_start_up_errors_are_one_line(monkeypatch, capsys, tiny_dir, tmp_path, args, match):
+    from secvec import cli
+
+    (tmp_path / "bad.yaml").write_text("bogus: 1\n")
+    args = [str(tmp_path / "bad.yaml") if a == "BAD" else a for a in args]
+    base = ["--model", tiny_dir, "--vectors", str(tmp_path)] if "--vectors" not in args else ["--model", tiny_dir]
+    monkeypatch.setattr(sys, "argv", ["secvec", "service", "--home", str(tmp_path / "home"), *base, *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and match in err
