@@ -98,6 +98,13 @@ def not_found(kind: str, id_: str) -> APIError:
     return APIError(404, f"no {kind} {id_!r}", param="id", code=f"{kind}_not_found")
 
 
+def found(kind: str, id_: str, row: Optional[dict]) -> dict:
+    """The caller's row, or 404: another tenant's id answers as an unknown one does."""
+    if row is None:
+        raise not_found(kind, id_)
+    return row
+
+
 class ModelCache:
     """Loaded chat models (base and fine-tuned), the least recently used dropped past `size`."""
 
@@ -207,10 +214,7 @@ def create_service_app(settings: ServiceSettings, open_access: bool = False, run
         return page([file_object(f) for f in store.list_files(tenant(request), purpose)], False)
 
     def own_file(request: Request, fid: str) -> dict:
-        f = store.file(tenant(request), fid)
-        if f is None:
-            raise not_found("file", fid)
-        return f
+        return found("file", fid, store.file(tenant(request), fid))
 
     @api.get("/v1/files/{fid}")
     async def get_file(request: Request, fid: str) -> dict:
@@ -286,10 +290,7 @@ def create_service_app(settings: ServiceSettings, open_access: bool = False, run
             store.add_event(job["id"], "Files validated, moving job to queued state")
 
     def own_job(request: Request, jid: str) -> dict:
-        job = store.job(tenant(request), jid)
-        if job is None:
-            raise not_found("fine_tuning_job", jid)
-        return job
+        return found("fine_tuning_job", jid, store.job(tenant(request), jid))
 
     @api.get("/v1/fine_tuning/jobs")
     async def list_jobs(request: Request, after: Optional[str] = None, limit: int = 20) -> dict:
