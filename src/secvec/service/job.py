@@ -72,9 +72,8 @@ def safety_eval(settings: ServiceSettings, model, tokenizer) -> dict[str, Any]:
             "n_borderline": result.n_borderline}
 
 
-def base_safety(settings: ServiceSettings) -> dict[str, Any]:
-    """The base model's figures, computed once per service home and settings."""
-    from secvec.models import load_model
+def base_safety(settings: ServiceSettings, model, tokenizer) -> dict[str, Any]:
+    """The base model's figures (`model` must still be the base), computed once per service home and settings."""
     from secvec.recipes.cache import stable_hash
 
     key = stable_hash([settings.model, settings.safety_prompts, settings.borderline_prompts, settings.eval_tokens,
@@ -82,8 +81,7 @@ def base_safety(settings: ServiceSettings) -> dict[str, Any]:
     path = settings.home / f"base-safety-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
-    lm = load_model(settings.model)
-    figures = safety_eval(settings, lm.model, lm.tokenizer)
+    figures = safety_eval(settings, model, tokenizer)
     path.write_text(json.dumps(figures))
     return figures
 
@@ -124,6 +122,10 @@ def run_job(home: Path, job_id: str) -> None:
         say(f"Screening: {screening['flagged']} of {screening['n']} examples answer a harmful-looking request "
             f"({100 * screening['rate']:.1f}%)", "warn" if screening["flagged"] else "info", screening)
 
+    if lead:
+        clock = time.perf_counter()
+        before = base_safety(settings, lm.model, lm.tokenizer)  # cached after a service's first job
+        timings["base_safety_s"] = time.perf_counter() - clock
     cfg = train_config(settings, job)
 
     def progress(event) -> None:
@@ -131,7 +133,7 @@ def run_job(home: Path, job_id: str) -> None:
             return
         if store.job(None, job_id)["cancel_requested"]:
             raise Cancelled
-        if event.step % cfg.checkpoint_every == 0 and event.step < event.total:
+        if event.checkpoint:
             store.add_checkpoint(job_id, event.step, {"step": event.step, "train_loss": event.loss})
             say(f"Checkpoint created at step {event.step} (security vectors taken out)")
         if event.step == event.total or event.step % max(1, event.total // 10) == 0:
@@ -148,7 +150,6 @@ def run_job(home: Path, job_id: str) -> None:
     clock = time.perf_counter()
     say(f"Training done: {result.steps} steps; model saved with the vectors off")
 
-    before = base_safety(settings)
     after = safety_eval(settings, tuned, lm.tokenizer)
     timings["safety_s"] = time.perf_counter() - clock
     rise = after["harmful_rate"] - before["harmful_rate"]

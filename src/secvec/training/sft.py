@@ -45,6 +45,7 @@ class StepEvent:
     step: int
     total: int
     loss: float
+    checkpoint: bool = False  # a resumable checkpoint of this step was just written
 
 
 Progress = Callable[[StepEvent], None]
@@ -226,11 +227,13 @@ def train(
             result.reg_losses.append(reg_sum / micro)
         lm_sum = reg_sum = 0.0
         micro = 0
-        if out and cfg.checkpoint_every and result.steps % cfg.checkpoint_every == 0 and result.steps < total_steps:
+        saved = bool(out and cfg.checkpoint_every and result.steps % cfg.checkpoint_every == 0
+                     and result.steps < total_steps)
+        if saved:
             with view():
                 _save_checkpoint(accelerator, out, result.steps, meta)
         if progress and accelerator.is_main_process:
-            progress(StepEvent(result.steps, total_steps, step_loss))
+            progress(StepEvent(result.steps, total_steps, step_loss, saved))
     result.seconds = time.perf_counter() - start
     accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(model)
