@@ -180,13 +180,12 @@ class _Conditions:
         self.arms = {"vanilla": ("none", {}), "defended": (d.name, d.options)}
 
     def _each_arm(self, label: str, **point: Any) -> dict[str, dict[str, Any]]:
-        """One point per arm, at the first seed (no fine-tuning: a deterministic evaluation)."""
-        return {arm: self.provider.run(Point(f"{label}: {name}" if label else name, name, opts, **point))
-                for arm, (name, opts) in self.arms.items()}
+        """One point per arm at the configs' seed (no fine-tuning: a deterministic evaluation)."""
+        return {arm: pts[0] for arm, pts in self._each_arm_seed(label, [None], **point).items()}
 
-    def _each_arm_seed(self, label: str, **point: Any) -> dict[str, list[dict[str, Any]]]:
-        """One fine-tuning point per arm and seed: the rates pool them."""
-        seeds = self.cfg.seeds or [None]
+    def _each_arm_seed(self, label: str, seeds: Optional[list] = None, **point: Any) -> dict[str, list[dict[str, Any]]]:
+        """One point per arm and seed (default: the config's `seeds`): the rates pool them."""
+        seeds = seeds or self.cfg.seeds or [None]
         return {arm: [self.provider.run(Point(f"{label}: {name}" + (f" (seed {s})" if s is not None else ""),
                                               name, opts, seed=s, **point)) for s in seeds]
                 for arm, (name, opts) in self.arms.items()}

@@ -35,6 +35,13 @@ def _deltas(model: torch.nn.Module, vectors: SecurityVectors) -> tuple[dict, dic
     return weights, {name: vectors.delta(name).to(w.device, w.dtype) for name, w in weights.items()}
 
 
+def _shift(weights: dict, deltas: dict, sign: int) -> None:
+    """Add (+1) or subtract (-1) each delta in place."""
+    with torch.no_grad():
+        for name, w in weights.items():
+            (w.add_ if sign > 0 else w.sub_)(deltas[name])
+
+
 @contextmanager
 def merged(model: torch.nn.Module, vectors: SecurityVectors, exact: bool = False) -> Iterator[torch.nn.Module]:
     """Add the vectors' delta into the weights they target; take it out again on exit.
@@ -46,18 +53,16 @@ def merged(model: torch.nn.Module, vectors: SecurityVectors, exact: bool = False
     """
     weights, deltas = _deltas(model, vectors)
     saved = {name: w.detach().clone() for name, w in weights.items()} if exact else {}
-    with torch.no_grad():
-        for name, w in weights.items():
-            w.add_(deltas[name])
+    _shift(weights, deltas, +1)
     try:
         yield model
     finally:
-        with torch.no_grad():
-            for name, w in weights.items():
-                if exact:
+        if exact:
+            with torch.no_grad():
+                for name, w in weights.items():
                     w.copy_(saved[name])
-                else:
-                    w.sub_(deltas[name])
+        else:
+            _shift(weights, deltas, -1)
 
 
 @contextmanager
@@ -148,12 +153,8 @@ def taken_out(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torc
     same way the uninterrupted run did after saving it, so both continue from identical bits.
     """
     weights, deltas = _deltas(model, vectors)
-    with torch.no_grad():
-        for name, w in weights.items():
-            w.sub_(deltas[name])
+    _shift(weights, deltas, -1)
     try:
         yield model
     finally:
-        with torch.no_grad():
-            for name, w in weights.items():
-                w.add_(deltas[name])
+        _shift(weights, deltas, +1)
