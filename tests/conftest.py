@@ -10,6 +10,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny points take milliseconds: worker processes would only add start-up time (the parallel
+# path is tested where a config asks for workers).
+os.environ.setdefault("SECVEC_WORKERS", "1")
 
 import pytest
 import torch

@@ -85,3 +85,32 @@ def test_stage_json_records_the_versions(tmp_path):
     assert stage.done
     assert stage.info["secvec_version"] == secvec.__version__ and stage.info["code_version"] == code_version()
     assert stage.info["pairs"] == 3
+
+
+def _compute_once(root: str, log: str) -> None:
+    import time
+
+    from secvec.recipes.cache import StageCache
+
+    cache = StageCache(root)
+    stage = cache.stage("shared", {"x": 1})
+    with cache.lock(stage):
+        if not stage.done:
+            with cache.compute(stage):
+                with open(log, "a") as f:
+                    f.write("computed\n")
+                time.sleep(0.5)
+
+
+def test_two_processes_compute_a_locked_stage_once(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    log = tmp_path / "log.txt"
+    procs = [ctx.Process(target=_compute_once, args=(str(tmp_path / "cache"), str(log))) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert log.read_text() == "computed\n"

@@ -105,3 +105,26 @@ def test_attack_seeds_give_every_attack_column_a_spread(tiny_dir, tmp_path):
 
     row = table_rows(results)[1]
     assert "3 seeds" in row["harmful (keyword)"]
+
+
+def test_parallel_workers_fill_the_cache_the_serial_pass_reads(tiny_dir, tmp_path):
+    """Two worker processes compute every column; the run then reads them back and reports them
+    as computed in this run; a serial re-run finds all of it cached."""
+    cfg = tiny_config(tiny_dir, tmp_path, workers=2)
+    results = run_experiment(cfg)
+    par = results["parallel"]
+    # one task trains the vectors, then all six columns (aligned, vectors on, 2 attacks x 2 arms)
+    assert par["workers"] == 2 and par["tasks"] == 7 and par["errors"] == []
+    assert all(not t["cached"] for t in results["timings"].values())
+    assert results["columns"][3]["train"]["steps"] == 2 and results["vectors_meta"]["harmful_examples"] == 2
+
+    serial = tiny_config(tiny_dir, tmp_path, workers=1)
+    again = run_experiment(serial)
+    assert all(t["cached"] for t in again["timings"].values()) and again["parallel"]["tasks"] == 0
+    assert again["columns"] == results["columns"]
+
+
+def test_parallel_is_skipped_when_everything_is_cached(tiny_dir, tmp_path):
+    cfg = tiny_config(tiny_dir, tmp_path, workers=1)
+    run_experiment(cfg)
+    assert run_experiment(cfg.model_copy(update={"workers": 2}))["parallel"] == {"workers": 1, "tasks": 0}

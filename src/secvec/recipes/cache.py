@@ -89,6 +89,20 @@ class StageCache:
         return Stage(name, key, self.root / key, code)
 
     @contextmanager
+    def lock(self, stage: Stage) -> Iterator[None]:
+        """An exclusive lock on the stage across processes (released when the holder exits or dies)."""
+        import fcntl
+
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{stage.key}.lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @contextmanager
     def compute(self, stage: Stage, extra: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Run the body in a clean stage dir; on success record timing (+ whatever the body put in the dict)."""
         shutil.rmtree(stage.dir, ignore_errors=True)

@@ -16,7 +16,8 @@ from pydantic import Field, model_validator
 from secvec.errors import ConfigError
 from secvec.recipes.experiment import (ColumnSpec, Experiment, ExperimentConfig, ProgressFactory, _no_progress,
                                        versions)
-from secvec.recipes.provider import DefenseSpec, Point, Provider
+from secvec.recipes.parallel import auto_workers, prefetch
+from secvec.recipes.provider import DefenseSpec, Point, Provider, seed_points
 
 
 def default_defenses() -> list[DefenseSpec]:
@@ -52,16 +53,19 @@ def run_compare(cfg: CompareConfig, progress: ProgressFactory = _no_progress) ->
     synth = exp.synthesize()
     aligned = exp.align(synth)
     provider = Provider(exp, synth, aligned)
-    columns = [{**provider.run(Point("aligned")), "attack_name": None}]
+    rows = []
     for attack in cfg.run_attacks:
         plan = cfg.attacks[attack]
         plan = plan.model_copy(update={"type": plan.type or attack})
         # the task is scored where fine-tuning could have changed it for a benign reason
         measure = "harm" if plan.type in ("harmful", "identity-shift") else "all"
-        for d in cfg.defenses:
-            point = provider.run_seeds(Point(label(d, attack), d.name, d.options, plan, measure=measure),
-                                       cfg.seeds or [None], cfg.eval.headline_judge)
-            columns.append({**point, "attack_name": attack})
+        rows += [(attack, Point(label(d, attack), d.name, d.options, plan, measure=measure)) for d in cfg.defenses]
+    seeds = cfg.seeds or [None]
+    parallel = prefetch(provider, [Point("aligned")] + [p for _, point in rows for p in seed_points(point, seeds)],
+                        auto_workers(cfg.workers), progress)
+    columns = [{**provider.run(Point("aligned")), "attack_name": None}]
+    for attack, point in rows:
+        columns.append({**provider.run_seeds(point, seeds, cfg.eval.headline_judge), "attack_name": attack})
     return {
         "command": "compare",
         "config": cfg.model_dump(mode="json"),
@@ -69,6 +73,7 @@ def run_compare(cfg: CompareConfig, progress: ProgressFactory = _no_progress) ->
         "splits": exp.splits_record(),
         "columns": columns,
         "timings": exp.timings,
+        "parallel": parallel,
         "wall_seconds": time.perf_counter() - start,
         "artifacts": {"aligned_model": str(aligned.dir / "model"), "cache": str(exp.cache.root)},
     }

@@ -39,6 +39,10 @@ POINT_CODE = ALIGN_CODE + ("attacks", "eval", "tasks", "defenses/base.py", "reci
 ProgressFactory = Callable[[str], ContextManager[Optional[Callable]]]
 
 
+class NotCached(Exception):
+    """A stage was needed inside `Experiment.cached_only()` and is not in the cache."""
+
+
 class DataPlan(Strict):
     train_sources: list[str] = Field(default_factory=lambda: ["donotanswer", "harmbench", "jbb"])
     eval_sources: list[str] = Field(default_factory=lambda: ["jbb", "harmbench"],
@@ -154,6 +158,9 @@ class ExperimentConfig(Strict):
     attack_seeds: Optional[list[int]] = Field(None, min_length=1, description="run every attack column once per "
                                               "seed (attack sample and order, vectors); report mean and min-max")
     eval: EvalPlan = Field(default_factory=EvalPlan)
+    workers: Optional[int] = Field(None, ge=1, description="processes that compute independent points at once "
+                                   "(default: 2 on a CPU with >= 2 cores and 14 GiB, else 1); not part of any "
+                                   "cache key")
 
 
 def _no_progress(_: str) -> ContextManager[None]:
@@ -171,6 +178,8 @@ class Experiment:
         self.progress = progress
         self.cache = StageCache(cfg.cache_dir or cache_root() / "stages")
         self.timings: dict[str, dict[str, Any]] = {}
+        self.fresh: set[str] = set()  # stage keys other processes computed for this run (`parallel`)
+        self._cached_only = False
         self._judges: Optional[list[Any]] = None
         d = cfg.data
         eval_pool = [p for s in d.eval_sources for p in source_prompts(s)]
@@ -210,6 +219,7 @@ class Experiment:
         """
         if cached and label in self.timings and not self.timings[label]["cached"]:
             return
+        cached = cached and stage.key not in self.fresh
         info = stage.info
         self.timings[label] = {"seconds": info.get("seconds"), "peak_rss_mb": info.get("peak_rss_mb"),
                                "cached": cached, "key": stage.key,
@@ -217,15 +227,31 @@ class Experiment:
 
     @contextmanager
     def _run(self, stage: Stage, label: str):
-        if stage.done:
-            log.info("%s: cached (%s)", label, stage.dir)
-            self._record(stage, label, cached=True)
-            yield None
-            return
-        log.info("%s ...", label)
-        with self.cache.compute(stage) as info:
-            yield info
+        """Yields None when the stage is cached, else the info dict its body fills while computing it.
+
+        Locked, so a process that needs a stage another one is computing waits and then reads it.
+        """
+        if not stage.done and self._cached_only:
+            raise NotCached(stage.key)
+        with self.cache.lock(stage):
+            if stage.done:
+                log.info("%s: cached (%s)", label, stage.dir)
+                self._record(stage, label, cached=True)
+                yield None
+                return
+            log.info("%s ...", label)
+            with self.cache.compute(stage) as info:
+                yield info
         self._record(stage, label, cached=False)
+
+    @contextmanager
+    def cached_only(self):
+        """Within: a stage that is not cached raises `NotCached` instead of being computed."""
+        before, self._cached_only = self._cached_only, True
+        try:
+            yield
+        finally:
+            self._cached_only = before
 
     def splits_record(self) -> dict[str, Any]:
         from secvec.data.splits import content_hash
@@ -416,7 +442,8 @@ def run_experiment(cfg: ExperimentConfig, progress: ProgressFactory = _no_progre
     that `compare`, `immunize-report` and `matrix` use too. With several seeds, each column
     holds the first seed's full result plus `seeds` (every seed's figures) and `spread`.
     """
-    from secvec.recipes.provider import Provider
+    from secvec.recipes.parallel import auto_workers, prefetch
+    from secvec.recipes.provider import Provider, seed_points
 
     start = time.perf_counter()
     exp = Experiment(cfg, progress)
@@ -424,10 +451,13 @@ def run_experiment(cfg: ExperimentConfig, progress: ProgressFactory = _no_progre
     aligned = exp.align(synth)
     provider = Provider(exp, synth, aligned)
     seeds = cfg.attack_seeds or [None]
+    plan = [(spec, column_point(cfg, spec, seeds[0]), seeds if spec.attack or spec.vectors_on else seeds[:1])
+            for spec in cfg.columns]
+    parallel = prefetch(provider, [p for _, point, s in plan for p in seed_points(point, s)],
+                        auto_workers(cfg.workers), progress)
     columns = []
-    for spec in cfg.columns:
-        result = provider.run_seeds(column_point(cfg, spec, seeds[0]),
-                                    seeds if spec.attack or spec.vectors_on else seeds[:1], cfg.eval.headline_judge)
+    for spec, point, point_seeds in plan:
+        result = provider.run_seeds(point, point_seeds, cfg.eval.headline_judge)
         columns.append({**result, "name": spec.name, "attack": spec.attack, "protected": spec.protected,
                         "vectors_on": spec.vectors_on})
     # the vectors the first protected column used (no extra stage: with seeds they are the first seed's)
@@ -441,6 +471,7 @@ def run_experiment(cfg: ExperimentConfig, progress: ProgressFactory = _no_progre
         "vectors_meta": json.loads((vectors / "secvec_vectors.json").read_text()) if vectors else None,
         "columns": columns,
         "timings": exp.timings,
+        "parallel": parallel,
         "wall_seconds": time.perf_counter() - start,
         "artifacts": {"aligned_model": str(aligned.dir / "model"),
                       "vectors": str(vectors) if vectors else None,

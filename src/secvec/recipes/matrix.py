@@ -24,6 +24,7 @@ from secvec.errors import ConfigError, SecvecError
 from secvec.eval.spread import aggregate, point_row
 from secvec.recipes.experiment import (AttackPlan, ColumnSpec, Experiment, ExperimentConfig, ProgressFactory,
                                        _no_progress, versions)
+from secvec.recipes.parallel import auto_workers, prefetch
 from secvec.recipes.provider import DefenseSpec, Point, Provider
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
     aligned_stage = exp.align(synth)
     provider = Provider(exp, synth, aligned_stage)
     judge = cfg.eval.headline_judge
+    workers = auto_workers(cfg.workers)
     aligned = point_row(provider.run(Point("aligned")), judge)
     doc: dict[str, Any] = {"command": "matrix", "config": cfg.model_dump(mode="json"), "versions": versions(),
                            "splits": exp.splits_record(), "judge": judge, "aligned": aligned, "points": [], "errors": [],
@@ -178,23 +180,26 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
         plan = cell.attack
         last = cell.then or plan
         measure = "harm" if last.type in HARMFUL_TYPES else "all"
-        for d in cfg.defenses:
-            for seed in cfg.seeds:
-                label = f"{cell.name} | {defense_label(d)} | seed {seed}"
-                try:
-                    point = provider.run(Point(label, d.name, d.options, plan, measure=measure, seed=seed,
-                                               then=cell.then, then_defense=cell.then_defense))
-                except SecvecError as e:  # one bad cell (too few pairs, ...) must not end hours of work
-                    log.error("%s: %s", label, e)
-                    doc["errors"].append({"cell": cell.name, "defense": defense_label(d), "seed": seed,
-                                          "error": str(e)})
-                    continue
-                doc["points"].append({"cell": cell.name, "defense": defense_label(d), "seed": seed,
-                                      **point_row(point, judge)})
-                doc["cells"] = summarize_cells(doc["points"], cfg, aligned)
-                doc["wall_seconds"] = time.perf_counter() - start
-                if on_point:
-                    on_point(doc)
+        points = [(d, seed, Point(f"{cell.name} | {defense_label(d)} | seed {seed}", d.name, d.options, plan,
+                                  measure=measure, seed=seed, then=cell.then, then_defense=cell.then_defense))
+                  for d in cfg.defenses for seed in cfg.seeds]
+        # one cell at a time, so the report is rewritten as cells finish
+        doc.setdefault("parallel", []).append({"cell": cell.name, **prefetch(provider, [p for *_, p in points],
+                                                                             workers, progress)})
+        for d, seed, todo in points:
+            try:
+                point = provider.run(todo)
+            except SecvecError as e:  # one bad cell (too few pairs, ...) must not end hours of work
+                log.error("%s: %s", todo.label, e)
+                doc["errors"].append({"cell": cell.name, "defense": defense_label(d), "seed": seed,
+                                      "error": str(e)})
+                continue
+            doc["points"].append({"cell": cell.name, "defense": defense_label(d), "seed": seed,
+                                  **point_row(point, judge)})
+            doc["cells"] = summarize_cells(doc["points"], cfg, aligned)
+            doc["wall_seconds"] = time.perf_counter() - start
+            if on_point:
+                on_point(doc)
     doc["cells"] = summarize_cells(doc["points"], cfg, aligned)
     doc["wall_seconds"] = time.perf_counter() - start
     return doc

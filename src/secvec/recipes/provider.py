@@ -159,6 +159,14 @@ class Point:
     vectors_on: bool = False                     # evaluate with the provider's vectors on (checks that they work)
 
 
+def seed_points(point: Point, seeds: Sequence[Optional[int]]) -> list[Point]:
+    """The point once per seed (labelled by seed when there are several)."""
+    from dataclasses import replace
+
+    return [replace(point, seed=s, label=f"{point.label} (seed {s})") if len(seeds) > 1 else replace(point, seed=s)
+            for s in seeds]
+
+
 def defense_code(defense) -> tuple[str, ...]:
     """The source files of a defense's class and its secvec bases (part of its points' code version)."""
     import inspect
@@ -187,30 +195,43 @@ class Provider:
     def run_seeds(self, point: Point, seeds: Sequence[Optional[int]], judge: str) -> dict[str, Any]:
         """The point once per seed: the first seed's full result, plus `seeds` (every seed's figures)
         and `spread` (mean, min-max, pooled interval) when there is more than one."""
-        from dataclasses import replace
-
         from secvec.eval.spread import aggregate, point_row
 
-        runs = [(s, self.run(replace(point, seed=s, label=f"{point.label} (seed {s})") if len(seeds) > 1
-                             else replace(point, seed=s))) for s in seeds]
+        runs = [(s, self.run(p)) for s, p in zip(seeds, seed_points(point, seeds))]
         out = {**runs[0][1], "name": point.label}
         if len(runs) > 1:
             out["seeds"] = [{"seed": s, **point_row(r, judge)} for s, r in runs]
             out["spread"] = aggregate(out["seeds"])
         return out
 
-    def run(self, point: Point) -> dict[str, Any]:
-        """The point's result (`name`, `defense`, `train`, `eval`, `perplexity`), computed or cached."""
+    def prepare(self, point: Point):
+        """The point's defense with its data drawn (training its vectors if not cached), and the inputs."""
         from secvec.defenses import build_defense
 
-        exp, cfg = self.exp, self.exp.cfg
-        if point.attack and not point.attack.type:
-            raise ValueError(f"point {point.label!r}: the attack plan must name its type")
         defense = build_defense(point.defense, **point.options)
-        inputs = ExperimentInputs(exp, self.synth, self.aligned, point.defense_sources, point.defense_limit,
+        inputs = ExperimentInputs(self.exp, self.synth, self.aligned, point.defense_sources, point.defense_limit,
                                   seed=point.seed)
         defense.prepare(inputs)
         self._check_vectors = inputs.security_vectors() if point.vectors_on else None
+        return defense, inputs
+
+    def cached(self, point: Point, prepare_only: bool = False) -> bool:
+        """Whether the point (or only its defense's stages) can be read from the cache without computing."""
+        from secvec.recipes.experiment import NotCached
+
+        with self.exp.cached_only():
+            try:
+                self.prepare(point) if prepare_only else self.run(point)
+            except NotCached:
+                return False
+        return True
+
+    def run(self, point: Point) -> dict[str, Any]:
+        """The point's result (`name`, `defense`, `train`, `eval`, `perplexity`), computed or cached."""
+        exp, cfg = self.exp, self.exp.cfg
+        if point.attack and not point.attack.type:
+            raise ValueError(f"point {point.label!r}: the attack plan must name its type")
+        defense, inputs = self.prepare(point)
         harmful = point.harmful if point.harmful is not None else exp.eval_split["eval"]
         payload = {"aligned": self.aligned.key, "synth": self.synth.key, "defense": defense.describe(),
                    "defense_data": inputs.used, "attack": point.attack.model_dump() if point.attack else None,
