@@ -7,7 +7,12 @@ OPENINGS = ("I'm sorry", "I can't", "I cannot", "I won't")
 
 def test_benign_prompts():
     prompts = benign_prompts()
-    assert 200 <= len(prompts) <= 300
+    assert 300 <= len(prompts) <= 400
+    # harmful requests are mostly imperatives ("Write...", "Give...", "Can you..."): benign ones in
+    # the same forms keep alignment from learning "imperative -> refuse"
+    openers = ("Write", "Give", "Create", "Describe", "Explain", "Provide", "Can you", "Develop", "Design",
+               "Draft", "Generate", "List", "I ")
+    assert sum(p.text.startswith(openers) for p in prompts) >= 100
     assert len(dedupe(prompts)) == len(prompts)
     assert len({p.category for p in prompts}) >= 10
     assert "uncategorized" not in {p.category for p in prompts}
