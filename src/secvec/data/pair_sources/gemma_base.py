@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -132,7 +133,7 @@ def gemma_base(ctx: PairContext, max_new_tokens: int = 48) -> list[Example]:
              for p, r, k in zip(ctx.prompts, responses, kept) if k]
     log.info("gemma-base: kept %d compliant answers of %d", len(pairs), len(ctx.prompts))
     if path is not None and pairs:
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two processes may write it at once
         write_examples(tmp, pairs)
         tmp.replace(path)
     return pairs

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 from secvec.data.pair_sources.base import PAIR_SOURCES, PairContext
@@ -54,6 +55,7 @@ def generator(ctx: PairContext, samples_per_prompt: int = 1, max_new_tokens: int
     log.info("generator: %d distinct compliant answers of %d sampled", len(pairs), len(answers))
     if ctx.cache_dir is not None and pairs:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_examples(path.with_name(path.name + ".tmp"), pairs)
-        path.with_name(path.name + ".tmp").replace(path)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two processes may write it at once
+        write_examples(tmp, pairs)
+        tmp.replace(path)
     return pairs

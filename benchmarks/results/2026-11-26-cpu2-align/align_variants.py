@@ -1,0 +1,26 @@
+"""Aligned reference variants: harmful / borderline / plain-benign over-refusal on one eval set."""
+import sys, json, time, torch
+torch.set_num_threads(1)
+sys.path.insert(0, '/tmp/snapA/src')
+from secvec.recipes.experiment import Experiment, ExperimentConfig
+from secvec.config import load_config
+from secvec.models.loading import load_model
+out = {}
+def ev(exp, path, name):
+    lm = load_model(path)
+    t = time.time()
+    res, recs = exp.evaluate(lm.model, lm.tokenizer, with_task=False)
+    d = res.to_dict()
+    out[name] = {k: d[k] for k in d if k in ('harmful', 'overrefusal', 'borderline', 'rates', 'judges')} or d
+    out[name]["refused_benign"] = [r["prompt"] for r in recs if r["kind"] == "benign" and r.get("refused")]
+    json.dump(out, open('/tmp/align_variants.json', 'w'), indent=1)
+    print(name, 'eval', time.time() - t, flush=True)
+base = load_config(ExperimentConfig, 'configs/demo.yaml', ['data.n_overrefusal=44'])
+exp = Experiment(base)
+ev(exp, '/root/.cache/secvec/stages/align-d438e9d0e028/model', 'old aligned (240-prompt pool, 120 benign)')
+for nb in [120, 160]:
+    cfg = load_config(ExperimentConfig, 'configs/demo.yaml', ['data.n_overrefusal=44', f'data.n_align_benign={nb}'])
+    e = Experiment(cfg)
+    synth = e.synthesize(); al = e.align(synth)
+    print(nb, al.key, al.info.get('seconds'), flush=True)
+    ev(exp, str(al.dir / 'model'), f'new pool, {nb} benign ({al.key})')
