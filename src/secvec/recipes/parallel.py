@@ -56,9 +56,17 @@ _provider: Optional[Provider] = None
 
 
 def _init(cfg: ExperimentConfig, threads: int) -> None:
+    import warnings
+
     import torch
+    from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(threads)
+    # the parent shows one bar for the batch; the workers' weight-loading bars and warnings
+    # would interleave with it
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)
     global _provider
     exp = Experiment(cfg)
     synth = exp.synthesize()
