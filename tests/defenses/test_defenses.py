@@ -82,26 +82,6 @@ def test_none_and_security_vectors_are_protected_finetune(tiny, pairs):
         build_defense("security-vectors").prepare(StaticInputs())
 
 
-def test_security_vectors_replay_trains_on_the_users_data_plus_benign_answers(tiny, pairs):
-    """replay=0.5: half an example of the provider's benign answers per user example, vectors on."""
-    harmful, benign = pairs
-    vec_cfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96))
-    vectors, _ = train_vectors(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, benign, vec_cfg)
-    defense = build_defense("security-vectors", replay=0.5)
-    defense.prepare(StaticInputs(vectors=vectors, benign=benign))
-    plain = build_defense("security-vectors")
-    plain.prepare(StaticInputs(vectors=vectors, benign=benign))
-    _, mixed = defense.finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, CFG)
-    _, alone = plain.finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, CFG)
-    assert mixed.examples == len(harmful) + round(0.5 * len(harmful)) and alone.examples == len(harmful)
-    with pytest.raises(DataError, match="no benign answers to replay"):
-        empty = build_defense("security-vectors", replay=0.5)
-        empty.prepare(StaticInputs(vectors=vectors))
-        empty.finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, CFG)
-    with pytest.raises(ConfigError, match="replay"):
-        build_defense("security-vectors", replay=-1)
-
-
 def test_bistate_schedule():
     assert bistate_schedule(40, 2, 18) == [("align", 2), ("user", 18), ("align", 2), ("user", 18),
                                            ("align", 2), ("user", 4)]

@@ -19,18 +19,13 @@ from secvec.vectors.protect import protected_finetune
 
 def mix_refusals(user: Sequence[Example], refusals: Sequence[Example], ratio: float, seed: int) -> list[Example]:
     """The user's examples plus round(ratio * len(user)) refusal examples, shuffled with `seed`."""
-    return mix_in(user, refusals, ratio, seed, "defense 'safety-mix' has no refusal examples to mix in")
-
-
-def mix_in(user: Sequence[Example], extra: Sequence[Example], ratio: float, seed: int, empty_error: str) -> list[Example]:
-    """The user's examples plus round(ratio * len(user)) of the provider's `extra` examples, shuffled."""
     n = round(ratio * len(user))
-    if n and not extra:
-        raise DataError(empty_error)
+    if n and not refusals:
+        raise DataError("defense 'safety-mix' has no refusal examples to mix in")
     rng = random.Random(seed)
     chosen: list[Example] = []
     while len(chosen) < n:
-        pool = list(extra)
+        pool = list(refusals)
         rng.shuffle(pool)
         chosen += pool[: n - len(chosen)]
     mixed = list(user) + chosen

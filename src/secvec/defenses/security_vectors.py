@@ -15,40 +15,22 @@ from secvec.vectors.protect import protected_finetune
 
 @DEFENSES.register("security-vectors")
 class SecurityVectorsDefense(Defense):
-    """`recipe` (styles, vectors overrides; see `VectorRecipe`) picks which vectors the provider trains.
+    """`recipe` (styles, vectors overrides; see `VectorRecipe`) picks which vectors the provider trains."""
 
-    `replay` (beyond the paper): the provider's own benign answers (the alignment set's helpful
-    half), `replay` per user example, join the job. Why: on an aligned model that answers safe
-    prompts, a protected harmful job left the model (vectors off) refusing 38% of borderline
-    prompts; the replayed answers pin the benign behaviour the job would otherwise drift from.
-    """
-
-    def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
-                 replay: float = 0.0) -> None:
+    def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None) -> None:
         if method not in ("merge", "active"):
             raise ConfigError(f"defense {self.name or 'security-vectors'!r}: method must be merge or active, "
                               f"got {method!r}")
-        if not isinstance(replay, (int, float)) or replay < 0:
-            raise ConfigError(f"defense 'security-vectors': replay must be a number >= 0, got {replay!r}")
         self.method = method
         self.recipe = parse_recipe(recipe)
-        self.replay = float(replay)
         self.vectors: Optional[SecurityVectors] = None
-        self.benign: list = []
 
     def prepare(self, inputs: DefenseInputs) -> None:
         self.vectors = inputs.security_vectors(self.recipe)
-        if self.replay:
-            self.benign = inputs.benign_pairs()
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
-        from secvec.defenses.safety_mix import mix_in
-
         if self.vectors is None:
             raise RuntimeError("security-vectors defense used before prepare()")
-        if self.replay:
-            examples = mix_in(examples, self.benign, self.replay, cfg.seed,
-                              "defense 'security-vectors' has no benign answers to replay")
         return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress)
 
 
