@@ -1,3 +1,4 @@
+# Ran at commit 9cb8b71 (safety_mix.mix_in was reverted in 55b9eed after this measurement).
 """Does protected fine-tuning learn an update anti-aligned with the vectors (-> over-refusal with them off)?"""
 import sys, json, time, copy, torch
 torch.set_num_threads(1)
