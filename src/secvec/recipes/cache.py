@@ -88,19 +88,11 @@ class StageCache:
         key = stage_key(name, payload, code)
         return Stage(name, key, self.root / key, code)
 
-    @contextmanager
-    def lock(self, stage: Stage) -> Iterator[None]:
-        """An exclusive lock on the stage across processes (released when the holder exits or dies)."""
-        import fcntl
+    def lock(self, stage: Stage):
+        """An exclusive lock on the stage across processes (see `secvec.locking`)."""
+        from secvec.locking import file_lock
 
-        locks = self.root / ".locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{stage.key}.lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return file_lock(self.root / ".locks" / f"{stage.key}.lock")
 
     @contextmanager
     def compute(self, stage: Stage, extra: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:

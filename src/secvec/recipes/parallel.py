@@ -77,8 +77,7 @@ def _work(task: Task) -> tuple[list[str], Optional[str]]:
     """Compute the task's stages; returns the keys it computed and its error, if any (never raises:
     the caller's serial pass recomputes a failed point and reports it there)."""
     assert _provider is not None
-    exp = _provider.exp
-    before = {k for k, t in exp.timings.items() if not t["cached"]}
+    exp = _provider.exp  # its timings are cleared after each task: what is in them is this task's
     try:
         if task.prepare_only:
             _provider.prepare(task.point)
@@ -87,7 +86,7 @@ def _work(task: Task) -> tuple[list[str], Optional[str]]:
         error = None
     except Exception as e:  # noqa: BLE001 - reported by the serial pass
         error = f"{type(e).__name__}: {e}"
-    fresh = [t["key"] for k, t in exp.timings.items() if not t["cached"] and k not in before]
+    fresh = [t["key"] for t in exp.timings.values() if not t["cached"]]
     exp.timings.clear()
     return fresh, error
 
@@ -128,9 +127,11 @@ def prefetch(provider: Provider, points: Sequence[Point], workers: int, progress
 
     Returns what happened (workers, tasks, errors) for the results document.
     """
+    if workers <= 1:
+        return {"workers": 1, "tasks": 0}
     exp = provider.exp
     missing = [p for p in points if not _cached(provider, p)]
-    if workers <= 1 or len(missing) < 2:
+    if len(missing) < 2:
         return {"workers": 1, "tasks": 0}
     tasks = [t for t in plan_tasks(missing) if not (t.prepare_only and _cached(provider, t.point, True))]
     threads = max(1, len(os.sched_getaffinity(0)) // workers)

@@ -111,10 +111,10 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
               f"{fresh:.0f} s (the sum above; cached stages cost ~0 on a re-run).", ""]
     par = results.get("parallel") or {}
     if par.get("workers", 1) > 1:
-        lines[-1:] = [f"The points after the aligned model ran in {par['workers']} processes at once "
-                      f"({par['threads_per_worker']} torch thread(s) each), so their seconds overlap in wall time"
-                      + (f"; worker errors (recomputed here): {'; '.join(par['errors'])}" if par["errors"] else "")
-                      + ".", ""]
+        lines += [f"The points after the aligned model ran in {par['workers']} processes at once "
+                  f"({par['threads_per_worker']} torch thread(s) each), so their seconds overlap in wall time"
+                  + (f"; worker errors (recomputed here): {'; '.join(par['errors'])}" if par["errors"] else "")
+                  + ".", ""]
     cols = results["columns"]
     per_cat = [(c["name"], c["eval"]["per_category"].get(judge, {})) for c in cols]
     cats = sorted({k for _, pc in per_cat for k in pc})

@@ -52,3 +52,26 @@ def harmful_pair_source(name: str, ctx: PairContext, **options: Any) -> list[Exa
 
 def available_pair_sources() -> list[str]:
     return PAIR_SOURCES.names()
+
+
+def cached_pairs(path: Optional[Path], compute: Callable[[], list[Example]]) -> list[Example]:
+    """`compute()`'s pairs, kept in `path` (None: not kept); computed once across processes.
+
+    An empty result is not written, so a later run tries again.
+    """
+    from secvec.data.loading import load_examples, write_examples
+    from secvec.locking import file_lock
+
+    if path is None:
+        return compute()
+    if path.exists():
+        return load_examples(path)
+    with file_lock(path.with_name(path.name + ".lock")):
+        if path.exists():  # another process computed it while this one waited
+            return load_examples(path)
+        pairs = compute()
+        if pairs:
+            tmp = path.with_name(path.name + ".tmp")
+            write_examples(tmp, pairs)
+            tmp.replace(path)
+    return pairs

@@ -16,11 +16,10 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 
-from secvec.data.pair_sources.base import PAIR_SOURCES, PairContext
+from secvec.data.pair_sources.base import PAIR_SOURCES, PairContext, cached_pairs
 from secvec.data.schema import Example
 from secvec.errors import DataError
 
@@ -118,22 +117,17 @@ def keep(prompts: Sequence[str], responses: Sequence[str]) -> list[bool]:
 
 @PAIR_SOURCES.register("gemma-base")
 def gemma_base(ctx: PairContext, max_new_tokens: int = 48) -> list[Example]:
-    from secvec.data.loading import load_examples, write_examples
-
-    path = cache_path(ctx, max_new_tokens)
-    if path is not None and path.exists():
-        return load_examples(path)
     if not ctx.prompts:
         raise DataError("harmful pair source 'gemma-base' has no prompts to answer")
-    lm = load_gemma()
-    with ctx.progress("gemma-base answers") as update:
-        responses = answer(lm.model, lm.tokenizer, [p.text for p in ctx.prompts], max_new_tokens, update)
-    kept = keep([p.text for p in ctx.prompts], responses)
-    pairs = [Example.from_pair(p.text, r, category=p.category, source="gemma-base")
-             for p, r, k in zip(ctx.prompts, responses, kept) if k]
-    log.info("gemma-base: kept %d compliant answers of %d", len(pairs), len(ctx.prompts))
-    if path is not None and pairs:
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two processes may write it at once
-        write_examples(tmp, pairs)
-        tmp.replace(path)
-    return pairs
+
+    def compute() -> list[Example]:
+        lm = load_gemma()
+        with ctx.progress("gemma-base answers") as update:
+            responses = answer(lm.model, lm.tokenizer, [p.text for p in ctx.prompts], max_new_tokens, update)
+        kept = keep([p.text for p in ctx.prompts], responses)
+        pairs = [Example.from_pair(p.text, r, category=p.category, source="gemma-base")
+                 for p, r, k in zip(ctx.prompts, responses, kept) if k]
+        log.info("gemma-base: kept %d compliant answers of %d", len(pairs), len(ctx.prompts))
+        return pairs
+
+    return cached_pairs(cache_path(ctx, max_new_tokens), compute)

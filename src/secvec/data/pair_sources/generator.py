@@ -12,10 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
-from secvec.data.pair_sources.base import PAIR_SOURCES, PairContext
+from secvec.data.pair_sources.base import PAIR_SOURCES, PairContext, cached_pairs
 from secvec.data.schema import Example
 from secvec.errors import ConfigError, DataError
 
@@ -29,7 +28,6 @@ def generator(ctx: PairContext, samples_per_prompt: int = 1, max_new_tokens: int
     if samples_per_prompt == 1:
         return list(ctx.generator_pairs())
     from secvec.config import GenerationConfig
-    from secvec.data.loading import load_examples, write_examples
     from secvec.judges import is_refusal
     from secvec.models.loading import load_model
     from secvec.recipes.pairs import answer_pairs
@@ -38,24 +36,22 @@ def generator(ctx: PairContext, samples_per_prompt: int = 1, max_new_tokens: int
         raise DataError("pair source 'generator' needs attack prompts and the base model to sample more answers")
     key = json.dumps({"prompts": [p.text for p in ctx.prompts], "k": samples_per_prompt, "t": max_new_tokens,
                       "model": ctx.base_model, "seed": ctx.seed})
-    path = Path(ctx.cache_dir or ".") / f"generator-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
-    if ctx.cache_dir is not None and path.exists():
-        return load_examples(path)
-    lm = load_model(ctx.base_model)
-    gen = GenerationConfig(max_new_tokens=max_new_tokens, batch_size=48, do_sample=True, temperature=0.8,
-                           seed=ctx.seed, precision="auto")
-    with ctx.progress("generator: sampled attack answers") as p:
-        answers = answer_pairs(lm, [q for _ in range(samples_per_prompt) for q in ctx.prompts], gen, p)
-    seen: set[tuple[str, str]] = set()
-    pairs = []
-    for ex in answers:
-        if not is_refusal(ex.response) and (ex.prompt, ex.response) not in seen:
-            seen.add((ex.prompt, ex.response))
-            pairs.append(ex)
-    log.info("generator: %d distinct compliant answers of %d sampled", len(pairs), len(answers))
-    if ctx.cache_dir is not None and pairs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two processes may write it at once
-        write_examples(tmp, pairs)
-        tmp.replace(path)
-    return pairs
+    path = Path(ctx.cache_dir) / f"generator-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl" \
+        if ctx.cache_dir is not None else None
+
+    def compute() -> list[Example]:
+        lm = load_model(ctx.base_model)
+        gen = GenerationConfig(max_new_tokens=max_new_tokens, batch_size=48, do_sample=True, temperature=0.8,
+                               seed=ctx.seed, precision="auto")
+        with ctx.progress("generator: sampled attack answers") as p:
+            answers = answer_pairs(lm, [q for _ in range(samples_per_prompt) for q in ctx.prompts], gen, p)
+        seen: set[tuple[str, str]] = set()
+        pairs = []
+        for ex in answers:
+            if not is_refusal(ex.response) and (ex.prompt, ex.response) not in seen:
+                seen.add((ex.prompt, ex.response))
+                pairs.append(ex)
+        log.info("generator: %d distinct compliant answers of %d sampled", len(pairs), len(answers))
+        return pairs
+
+    return cached_pairs(path, compute)
