@@ -14,7 +14,7 @@ import torch
 from secvec.config import GenerationConfig
 from secvec.data.schema import Prompt
 from secvec.models.chat import Messages, prompt_text
-from secvec.models.precision import autocast
+from secvec.models.precision import for_inference
 
 
 @dataclass
@@ -48,13 +48,14 @@ def generate(
     tokenizer.padding_side = "left"
     was_training = model.training
     model.eval()
+    runner, context = for_inference(model, cfg.precision, device)
     try:
         for start in range(0, len(order), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                             add_special_tokens=False).to(device)
-            with torch.inference_mode(), autocast(cfg.precision, device):
-                out = model.generate(
+            with torch.inference_mode(), context:
+                out = runner.generate(
                     **enc, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
                     temperature=cfg.temperature if cfg.do_sample else None,
                     top_p=cfg.top_p if cfg.do_sample else None, top_k=None,

@@ -18,3 +18,15 @@ def test_autocast_runs_matmuls_in_bf16_only_when_asked():
         assert (a @ a).dtype == torch.bfloat16
     with precision.autocast("fp32"):
         assert (a @ a).dtype == torch.float32
+
+
+def test_cpu_bf16_inference_runs_on_a_copy_and_leaves_the_weights_alone(tiny):
+    from secvec.models.precision import for_inference
+
+    before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    runner, _ = for_inference(tiny.model, "bf16", "cpu")
+    assert runner is not tiny.model and next(runner.parameters()).dtype == torch.bfloat16
+    after = tiny.model.state_dict()
+    assert all(after[k].dtype == torch.float32 and torch.equal(after[k], v) for k, v in before.items())
+    same, _ = for_inference(tiny.model, "fp32", "cpu")
+    assert same is tiny.model

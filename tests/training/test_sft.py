@@ -100,3 +100,34 @@ def test_bf16_autocast_trains_and_leaves_a_plain_fp32_model(tiny, pairs):
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
     ids = tiny.tokenizer("hello", return_tensors="pt")["input_ids"]
     assert model(input_ids=ids).logits.dtype == torch.float32  # no autocast wrapper left behind
+
+
+def test_lm_loss_equals_the_models_own_loss(tiny, pairs):
+    """Keeping logits only at answer positions must not change the loss or its gradient."""
+    from secvec.data.tokenize import collate
+    from secvec.training.sft import lm_loss
+
+    harmful, benign = pairs
+    encoded = encode_examples(tiny.tokenizer, [harmful[0], benign[1], harmful[2]], 96)
+    batch = collate(encoded, tiny.tokenizer.pad_token_id)
+    model = tiny.model
+    ours = lm_loss(model, batch)
+    ours.backward()
+    grad = model.lm_head.weight.grad.clone()
+    model.zero_grad()
+    theirs = model(**batch).loss
+    theirs.backward()
+    torch.testing.assert_close(ours, theirs)
+    torch.testing.assert_close(grad, model.lm_head.weight.grad)
+    model.zero_grad()
+
+
+def test_training_uses_eager_attention_on_cpu_and_restores_it(tiny, pairs):
+    seen = []
+    cfg = TrainConfig(lr=1e-3, max_steps=2, batch_size=4, max_length=96)
+    model = prepare_trainable(copy.deepcopy(tiny.model), cfg)
+    model.config._attn_implementation = "sdpa"
+    train(model, tiny.tokenizer, pairs[0], cfg,
+          progress=lambda ev: seen.append(model.config._attn_implementation))
+    assert seen == ["eager", "eager"]
+    assert model.config._attn_implementation == "sdpa"

@@ -42,3 +42,22 @@ def autocast(precision: Precision, device: torch.device | str = "cpu") -> Contex
     if resolve(precision, device) == "bf16" and kind in ("cpu", "cuda"):
         return torch.autocast(kind, dtype=torch.bfloat16)
     return nullcontext()
+
+
+def for_inference(model: torch.nn.Module, precision: Precision,
+                  device: torch.device | str = "cpu") -> tuple[torch.nn.Module, ContextManager]:
+    """The model to generate with and the context to run it in.
+
+    bf16 on CPU runs on a bf16 copy of the weights instead of under autocast: autocast casts
+    every fp32 weight again at each decoding step, a third of generation time for the bundled
+    model (96 answers x 32 tokens, 1 thread: 8.3 s on the copy, 11.7 s under autocast). The
+    answers differ from autocast's about as much as fp32's do (16 and 13 of 96 greedy answers).
+    Training keeps fp32 weights under autocast: its updates need them.
+    """
+    kind = torch.device(device).type
+    params = next(model.parameters(), None)
+    if kind == "cpu" and resolve(precision, device) == "bf16" and params is not None and params.dtype == torch.float32:
+        import copy
+
+        return copy.deepcopy(model).to(torch.bfloat16), nullcontext()
+    return model, autocast(precision, device)

@@ -21,17 +21,20 @@ import secvec
 from secvec.config import VectorsConfig
 from secvec.data.schema import Example
 from secvec.data.tokenize import IGNORE, collate, encode_examples
-from secvec.training.sft import Progress, TrainResult, train
+from secvec.training.sft import Progress, TrainResult, answer_logits, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors, examples_hash, model_fingerprint
 
 log = logging.getLogger(__name__)
 
 
-def answer_kl(logits_on: torch.Tensor, logits_off: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean over answer positions of KL(on || off) of the next-token distributions."""
-    mask = labels[:, 1:] != IGNORE
-    on = F.log_softmax(logits_on[:, :-1][mask].float(), dim=-1)
-    off = F.log_softmax(logits_off[:, :-1][mask].float(), dim=-1)
+def answer_kl(logits_on: torch.Tensor, logits_off: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over answer positions of KL(on || off) of the next-token distributions.
+
+    Logits and targets are aligned as `answer_logits` returns them (position i predicts target i).
+    """
+    mask = targets != IGNORE
+    on = F.log_softmax(logits_on[mask].float(), dim=-1)
+    off = F.log_softmax(logits_off[mask].float(), dim=-1)
     return F.kl_div(off, on, log_target=True, reduction="batchmean")
 
 
@@ -56,12 +59,11 @@ class BenignKL:
 
     def __call__(self, model: torch.nn.Module, accelerator: Accelerator) -> torch.Tensor:
         batch = {k: v.to(accelerator.device) for k, v in self._next_batch().items()}
-        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
         peft_model = accelerator.unwrap_model(model)
         with torch.no_grad(), peft_model.disable_adapter():
-            off = peft_model(**inputs).logits
-        on = model(**inputs).logits
-        return self.weight * answer_kl(on, off, batch["labels"])
+            off, targets = answer_logits(peft_model, batch)
+        on, _ = answer_logits(model, batch)
+        return self.weight * answer_kl(on, off, targets)
 
 
 def train_vectors(
