@@ -82,6 +82,50 @@ def test_none_and_security_vectors_are_protected_finetune(tiny, pairs):
         build_defense("security-vectors").prepare(StaticInputs())
 
 
+def test_anchor_trains_the_vectors_off_model_on_safe_answers_only(tiny, pairs, refusals):
+    from secvec.data.tokenize import collate
+    from secvec.training.sft import lm_loss
+    from secvec.vectors import vectors_on
+    from secvec.vectors.protect import VectorsOffAnchor
+
+    harmful, benign = pairs
+    base = copy.deepcopy(tiny.model)
+    vec_cfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96))
+    vectors, _ = train_vectors(copy.deepcopy(base), tiny.tokenizer, harmful, benign, vec_cfg)
+
+    # Inside the merged block the anchor's loss is the vectors-off model's loss on its batch.
+    anchor = VectorsOffAnchor(tiny.tokenizer, benign, vectors, 2.0, 4, 96, seed=0)
+    batch = collate(anchor.batches.encoded[:4], tiny.tokenizer.pad_token_id)
+    want = lm_loss(base, batch)
+
+    class Acc:
+        device = torch.device("cpu")
+        unwrap_model = staticmethod(lambda m: m)
+
+    anchor.batches.next = lambda device: batch
+    model = copy.deepcopy(base)
+    with vectors_on(model, vectors):
+        got = anchor(model, Acc())
+        got.backward()
+    torch.testing.assert_close(got, 2.0 * want)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+    # The defense draws its anchor from the alignment set minus the refusals, and it moves the
+    # protected job: the served model keeps more of the safe answers than without it.
+    defense = build_defense("security-vectors", anchor=1.0)
+    defense.prepare(StaticInputs(vectors=vectors, refusals=refusals, benign=benign))
+    assert defense.anchor_pairs == benign
+    cfg = CFG.model_copy(update={"max_steps": 4})
+    anchored, result = defense.finetune(copy.deepcopy(base), tiny.tokenizer, harmful, cfg)
+    plain, _ = protected_finetune(copy.deepcopy(base), tiny.tokenizer, harmful, cfg, vectors)
+    assert len(result.reg_losses) == 4
+    safe = collate(encode_examples(tiny.tokenizer, benign, 96), tiny.tokenizer.pad_token_id)
+    with torch.no_grad():
+        assert lm_loss(anchored, safe) < lm_loss(plain, safe)
+    with pytest.raises(ConfigError, match="anchor needs the merge method"):
+        build_defense("security-vectors", anchor=1.0, method="active")
+
+
 def test_bistate_schedule():
     assert bistate_schedule(40, 2, 18) == [("align", 2), ("user", 18), ("align", 2), ("user", 18),
                                            ("align", 2), ("user", 4)]

@@ -77,3 +77,28 @@ def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
         labels[row, :n] = torch.tensor(e.labels)
         mask[row, :n] = 1
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+class BatchCycle:
+    """Batches of a side data set drawn alongside training, one per step, in a seeded cycle.
+
+    A regularizer's data (the vectors' benign KL answers, a protected job's anchor) is usually
+    smaller than the run, so each pass reshuffles and the order depends only on `seed`.
+    """
+
+    def __init__(self, tokenizer, examples: Sequence[Example], max_length: int, batch_size: int, seed: int) -> None:
+        import random
+
+        self.encoded = encode_examples(tokenizer, examples, max_length)
+        self.pad_id = tokenizer.pad_token_id
+        self.batch_size = batch_size
+        self.rng = random.Random(seed)
+        self.order: list[int] = []
+
+    def next(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        if len(self.order) < self.batch_size:
+            fresh = list(range(len(self.encoded)))
+            self.rng.shuffle(fresh)
+            self.order += fresh
+        take, self.order = self.order[: self.batch_size], self.order[self.batch_size:]
+        return {k: v.to(device) for k, v in collate([self.encoded[i] for i in take], self.pad_id).items()}

@@ -10,28 +10,50 @@ from secvec.config import VectorRecipe, VectorsConfig
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
-from secvec.vectors.protect import protected_finetune
+from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
 
 
 @DEFENSES.register("security-vectors")
 class SecurityVectorsDefense(Defense):
-    """`recipe` (styles, vectors overrides; see `VectorRecipe`) picks which vectors the provider trains."""
+    """`recipe` (styles, vectors overrides; see `VectorRecipe`) picks which vectors the provider trains.
 
-    def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None) -> None:
+    `anchor` > 0 adds `VectorsOffAnchor` at that weight: each step also trains `anchor_batch` of
+    the provider's safe alignment answers with the vectors off (merge method only).
+    """
+
+    def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
+                 anchor: float = 0.0, anchor_batch: int = 4) -> None:
+        where = f"defense {self.name or 'security-vectors'!r}"
         if method not in ("merge", "active"):
-            raise ConfigError(f"defense {self.name or 'security-vectors'!r}: method must be merge or active, "
-                              f"got {method!r}")
+            raise ConfigError(f"{where}: method must be merge or active, got {method!r}")
+        if anchor < 0 or anchor_batch < 1:
+            raise ConfigError(f"{where}: anchor must be >= 0 and anchor_batch >= 1")
+        if anchor and method != "merge":
+            raise ConfigError(f"{where}: the anchor needs the merge method")
         self.method = method
         self.recipe = parse_recipe(recipe)
+        self.anchor, self.anchor_batch = anchor, anchor_batch
         self.vectors: Optional[SecurityVectors] = None
+        self.anchor_pairs: list = []
 
     def prepare(self, inputs: DefenseInputs) -> None:
         self.vectors = inputs.security_vectors(self.recipe)
+        if self.anchor:
+            refusals = inputs.refusal_pairs()
+            self.anchor_pairs = [e for e in inputs.alignment_pairs() if e not in refusals]
+            if not self.anchor_pairs:
+                raise ConfigError("the anchor needs the provider's safe alignment answers and there are none")
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
         if self.vectors is None:
             raise RuntimeError("security-vectors defense used before prepare()")
-        return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress)
+        anchor = None
+        if self.anchor:
+            # At least the alignment's 128 tokens: a short-answer job must not cut the anchor's answers.
+            anchor = VectorsOffAnchor(tokenizer, self.anchor_pairs, self.vectors, self.anchor, self.anchor_batch,
+                                      max(cfg.max_length, 128), cfg.seed)
+        return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress,
+                                  regularizer=anchor)
 
 
 def parse_recipe(recipe: Optional[dict[str, Any]]) -> Optional[VectorRecipe]:

@@ -23,7 +23,8 @@ import torch
 from secvec.config import TrainConfig
 from secvec.data.schema import Example
 from secvec.errors import ConfigError, ModelError
-from secvec.training.sft import Progress, TrainResult, prepare_trainable, train
+from secvec.data.tokenize import BatchCycle
+from secvec.training.sft import Progress, Regularizer, TrainResult, lm_loss, prepare_trainable, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
 
 log = logging.getLogger(__name__)
@@ -122,10 +123,12 @@ def protected_finetune(
     output_dir=None,
     resume: bool = False,
     progress: Optional[Progress] = None,
+    regularizer: Optional[Regularizer] = None,
 ) -> tuple[torch.nn.Module, TrainResult]:
     """Fine-tune (full or LoRA per `cfg`) with the vectors on and frozen; returns the model with them off.
 
-    Without vectors this is plain (vanilla) fine-tuning, the same code path.
+    Without vectors this is plain (vanilla) fine-tuning, the same code path. `regularizer`
+    (e.g. `VectorsOffAnchor`) adds its loss at every step.
     """
     if vectors is not None and cfg.weight_decay:
         log.warning("weight_decay=%s also decays the merged vectors' delta; results differ slightly from "
@@ -140,7 +143,7 @@ def protected_finetune(
     meta = {"vectors": vectors.fingerprint() if vectors is not None else None}
     with vectors_on(model, vectors, method) as m:
         result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
-                       checkpoint_view=view, checkpoint_meta=meta)
+                       checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer)
     return model, result
 
 
@@ -158,3 +161,28 @@ def taken_out(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torc
         yield model
     finally:
         _shift(weights, deltas, +1)
+
+
+class VectorsOffAnchor:
+    """Regularizer for a protected job: the model *with the vectors off* keeps answering safe prompts.
+
+    Whatever a protected job learns with the vectors on includes undoing their effect on the
+    inputs it sees, and with the vectors off that undoing shows as refusal (on the re-aligned
+    reference a protected harmful job left 38% of borderline prompts refused, aligned 2%). This
+    term trains, at each step, one batch of the provider's own safe answers (the alignment
+    set's benign and borderline pairs, no refusals) through the weights *minus* the vectors'
+    delta, the model that will be served. It needs the `merge` method: the vectors-off weights
+    are `W - delta`, computed out of place so the vectors-on graph of the same step stays valid.
+    """
+
+    def __init__(self, tokenizer, examples: Sequence[Example], vectors: SecurityVectors, weight: float,
+                 batch_size: int, max_length: int, seed: int) -> None:
+        self.batches = BatchCycle(tokenizer, examples, max_length, batch_size, seed)
+        self.vectors = vectors
+        self.weight = weight
+
+    def __call__(self, model: torch.nn.Module, accelerator) -> torch.Tensor:
+        weights, deltas = _deltas(accelerator.unwrap_model(model), self.vectors)
+        by_id = {id(w): name for name, w in weights.items()}
+        off = {n: p - deltas[by_id[id(p)]] for n, p in model.named_parameters() if id(p) in by_id}
+        return self.weight * lm_loss(model, self.batches.next(accelerator.device), off)

@@ -9,7 +9,6 @@ still has its normal loss and is learned normally while harmful data is already 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import Optional, Sequence
 
@@ -20,7 +19,7 @@ from accelerate import Accelerator
 import secvec
 from secvec.config import VectorsConfig
 from secvec.data.schema import Example
-from secvec.data.tokenize import IGNORE, collate, encode_examples
+from secvec.data.tokenize import IGNORE, BatchCycle
 from secvec.training.sft import Progress, TrainResult, answer_logits, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors, examples_hash, model_fingerprint
 
@@ -42,23 +41,11 @@ class BenignKL:
     """Regularizer for `training.train`: one benign batch per step, cycled in seeded order."""
 
     def __init__(self, tokenizer, benign: Sequence[Example], cfg: VectorsConfig) -> None:
-        self.encoded = encode_examples(tokenizer, benign, cfg.train.max_length)
-        self.pad_id = tokenizer.pad_token_id
-        self.batch_size = cfg.benign_batch_size
+        self.batches = BatchCycle(tokenizer, benign, cfg.train.max_length, cfg.benign_batch_size, cfg.train.seed)
         self.weight = cfg.kl_weight
-        self.rng = random.Random(cfg.train.seed)
-        self.order: list[int] = []
-
-    def _next_batch(self) -> dict[str, torch.Tensor]:
-        if len(self.order) < self.batch_size:
-            fresh = list(range(len(self.encoded)))
-            self.rng.shuffle(fresh)
-            self.order += fresh
-        take, self.order = self.order[: self.batch_size], self.order[self.batch_size:]
-        return collate([self.encoded[i] for i in take], self.pad_id)
 
     def __call__(self, model: torch.nn.Module, accelerator: Accelerator) -> torch.Tensor:
-        batch = {k: v.to(accelerator.device) for k, v in self._next_batch().items()}
+        batch = self.batches.next(accelerator.device)
         peft_model = accelerator.unwrap_model(model)
         with torch.no_grad(), peft_model.disable_adapter():
             off, targets = answer_logits(peft_model, batch)
