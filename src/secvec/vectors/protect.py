@@ -180,9 +180,13 @@ class VectorsOffAnchor:
         self.batches = BatchCycle(tokenizer, examples, max_length, batch_size, seed)
         self.vectors = vectors
         self.weight = weight
+        self.deltas: Optional[dict[str, torch.Tensor]] = None  # parameter name -> delta, found at the first step
 
     def __call__(self, model: torch.nn.Module, accelerator) -> torch.Tensor:
-        weights, deltas = _deltas(accelerator.unwrap_model(model), self.vectors)
-        by_id = {id(w): name for name, w in weights.items()}
-        off = {n: p - deltas[by_id[id(p)]] for n, p in model.named_parameters() if id(p) in by_id}
+        if self.deltas is None:
+            weights, deltas = _deltas(accelerator.unwrap_model(model), self.vectors)
+            by_id = {id(w): name for name, w in weights.items()}
+            self.deltas = {n: deltas[by_id[id(p)]] for n, p in model.named_parameters() if id(p) in by_id}
+        params = dict(model.named_parameters())
+        off = {n: params[n] - d for n, d in self.deltas.items()}
         return self.weight * lm_loss(model, self.batches.next(accelerator.device), off)
