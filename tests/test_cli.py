@@ -164,6 +164,37 @@ def test_full_finetune_saves_the_weights_with_the_vectors_off(monkeypatch, capsy
         assert not torch.equal(saved[k], base[k]), k  # and it did fine-tune
 
 
+def test_finetune_with_an_anchor_trains_what_the_python_api_trains(monkeypatch, capsys, tmp_path, tiny_dir):
+    from safetensors.torch import load_file
+
+    from secvec.config import FinetuneCommand
+    from secvec.data.loading import load_examples
+    from secvec.models.loading import load_model
+    from secvec.vectors import SecurityVectors, protected_finetune
+    from secvec.vectors.protect import VectorsOffAnchor
+
+    vec_dir, benign = cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir)
+    safe = tmp_path / "safe.jsonl"
+    safe.write_text("".join(json.dumps({"prompt": f"Say {i}.", "response": f"{i}."}) + "\n" for i in range(5)))
+    code, _, err = run_cli(monkeypatch, capsys, "finetune", "--model", tiny_dir, "--data", str(benign),
+                           "--anchor", str(safe))
+    assert code == 2 and "--anchor needs --vectors" in err
+    settings = ["--set", "train.mode=full", "--set", "train.max_steps=2", "--set", "train.lr=1e-3"]
+    for name, anchor in (("plain", []), ("anchored", ["--anchor", str(safe)])):
+        ok(monkeypatch, capsys, "finetune", "--model", tiny_dir, "--data", str(benign), "--vectors", str(vec_dir),
+           *anchor, *settings, "-o", str(tmp_path / name))
+    saved = load_file(str(tmp_path / "anchored" / "model" / "model.safetensors"))
+    plain = load_file(str(tmp_path / "plain" / "model" / "model.safetensors"))
+    cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "anchored" / "config.yaml").read_text()))
+    lm, vectors = load_model(tiny_dir), SecurityVectors.load(vec_dir)
+    reg = VectorsOffAnchor(lm.tokenizer, load_examples(str(safe)), vectors, 1.0, 4, 128, cfg.train.seed)
+    want, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, vectors, regularizer=reg)
+    reference = want.state_dict()
+    for k in saved:
+        torch.testing.assert_close(saved[k], reference[k], rtol=1e-4, atol=1e-6)
+    assert any(not torch.allclose(saved[k], plain[k], rtol=1e-4, atol=1e-6) for k in saved)
+
+
 def test_experiment_config_precedence(tmp_path):
     """profile < YAML file < --set < --output-dir, for demo, compare and immunize-report alike."""
     path = tmp_path / "exp.yaml"

@@ -97,6 +97,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
              model: Optional[str] = typer.Option(None, help="model to fine-tune"),
              data: Optional[str] = typer.Option(None, help="fine-tuning data file"),
              vectors: Optional[str] = typer.Option(None, help="security vectors dir (on and frozen)"),
+             anchor: Optional[str] = typer.Option(None, help="safe prompt/answer pairs the served model (vectors "
+                                                  "off) keeps answering; needs --vectors"),
              output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o"),
              resume: bool = typer.Option(False, help="continue from the last checkpoint in output-dir")) -> None:
     """Fine-tune (full or LoRA) on the user's data, optionally protected by security vectors."""
@@ -106,25 +108,32 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     from secvec.data.loading import load_examples
     from secvec.models import load_model
     from secvec.progress import bar
+    from secvec.errors import ConfigError
     from secvec.vectors import SecurityVectors, export_model, protected_finetune
+    from secvec.vectors.protect import VectorsOffAnchor
 
     cfg = load_config(FinetuneCommand, config, overrides, data=data, vectors=vectors, output_dir=output_dir,
-                      model={"name": model} if model else None)
+                      anchor=anchor, model={"name": model} if model else None)
+    if cfg.anchor and not (cfg.vectors and cfg.protect == "merge"):
+        raise ConfigError("--anchor needs --vectors and the merge protection")
     examples = load_examples(cfg.data)
+    anchor_pairs = load_examples(cfg.anchor) if cfg.anchor else []
     sv = SecurityVectors.load(cfg.vectors) if cfg.vectors else None
     lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
     out = Path(cfg.output_dir)
     label = "protected fine-tune" if sv else "fine-tune"
+    reg = VectorsOffAnchor(lm.tokenizer, anchor_pairs, sv, cfg.anchor_weight, cfg.anchor_batch,
+                           max(cfg.train.max_length, 128), cfg.train.seed) if anchor_pairs and sv else None
     with bar(label) as progress:
         tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
-                                           output_dir=out, resume=resume, progress=progress)
+                                           output_dir=out, resume=resume, progress=progress, regularizer=reg)
     state = PartialState()
     if not state.is_main_process:  # under `accelerate launch` every process holds the same weights now
         typer.echo(f"process {state.process_index}/{state.num_processes}: {label} done; process 0 writes the outputs")
         return
     export_model(tuned, lm.tokenizer, out / "model", what="adapter" if cfg.train.mode == "lora" else "merged")
     dump_config(cfg, out / "config.yaml")
-    _write_json(out / "results.json", {"train": result.to_dict(), "vectors": cfg.vectors,
+    _write_json(out / "results.json", {"train": result.to_dict(), "vectors": cfg.vectors, "anchor": cfg.anchor,
                                        "base_model": cfg.model.name})
     typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
                f"final loss {result.final_loss:.3f}); vectors are off in the saved model")

@@ -116,6 +116,10 @@ class FinetuneCommand(Strict):
     data: str = Field(..., description="the user's fine-tuning data")
     vectors: Optional[str] = Field(None, description="security vectors dir: on and frozen during training")
     protect: Literal["merge", "active"] = "merge"
+    anchor: Optional[str] = Field(None, description="the provider's safe prompt/answer pairs, trained with the "
+                                  "vectors off at each step (VectorsOffAnchor); needs vectors and merge")
+    anchor_weight: float = Field(1.0, gt=0)
+    anchor_batch: int = Field(4, ge=1)
     train: TrainConfig = Field(default_factory=TrainConfig)
     output_dir: str = "runs/finetune"
 
