@@ -30,3 +30,13 @@ def test_cpu_bf16_inference_runs_on_a_copy_and_leaves_the_weights_alone(tiny):
     assert all(after[k].dtype == torch.float32 and torch.equal(after[k], v) for k, v in before.items())
     same, _ = for_inference(tiny.model, "fp32", "cpu")
     assert same is tiny.model
+
+
+def test_cpu_bf16_inference_falls_back_to_autocast_when_memory_is_short(tiny, monkeypatch):
+    import psutil
+
+    from secvec.models.precision import for_inference
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 1000})())
+    runner, context = for_inference(tiny.model, "bf16", "cpu")
+    assert runner is tiny.model and isinstance(context, torch.autocast)
