@@ -115,6 +115,11 @@ def test_anchor_trains_the_vectors_off_model_on_safe_answers_only(tiny, pairs, r
     defense = build_defense("security-vectors", anchor=1.0)
     defense.prepare(StaticInputs(vectors=vectors, refusals=refusals, benign=benign))
     assert defense.anchor_pairs == benign
+    whole = build_defense("security-vectors", anchor=1.0, anchor_data="alignment")
+    whole.prepare(StaticInputs(vectors=vectors, refusals=refusals, benign=benign))
+    assert whole.anchor_pairs == refusals + benign
+    with pytest.raises(ConfigError, match="anchor_data must be safe or alignment"):
+        build_defense("security-vectors", anchor=1.0, anchor_data="all")
     cfg = CFG.model_copy(update={"max_steps": 4})
     anchored, result = defense.finetune(copy.deepcopy(base), tiny.tokenizer, harmful, cfg)
     plain, _ = protected_finetune(copy.deepcopy(base), tiny.tokenizer, harmful, cfg, vectors)

@@ -18,11 +18,15 @@ class SecurityVectorsDefense(Defense):
     """`recipe` (styles, vectors overrides; see `VectorRecipe`) picks which vectors the provider trains.
 
     `anchor` > 0 adds `VectorsOffAnchor` at that weight: each step also trains `anchor_batch` of
-    the provider's safe alignment answers with the vectors off (merge method only).
+    the provider's alignment pairs with the vectors off (merge method only). `anchor_data`:
+    "safe", its benign and borderline answers only (keeps the served model answering); or
+    "alignment", the whole set, refusals too (keeps both sides of the alignment; the refusals
+    make it overlap with `safety-mix`, its baseline).
     """
 
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
-                 anchor: float = 0.0, anchor_batch: int = 4) -> None:
+                 anchor: float = 0.0, anchor_batch: int = 4,
+                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
         where = f"defense {self.name or 'security-vectors'!r}"
         if method not in ("merge", "active"):
             raise ConfigError(f"{where}: method must be merge or active, got {method!r}")
@@ -30,17 +34,21 @@ class SecurityVectorsDefense(Defense):
             raise ConfigError(f"{where}: anchor must be >= 0 and anchor_batch >= 1")
         if anchor and method != "merge":
             raise ConfigError(f"{where}: the anchor needs the merge method")
+        if anchor_data not in ("safe", "alignment"):
+            raise ConfigError(f"{where}: anchor_data must be safe or alignment, got {anchor_data!r}")
         self.method = method
         self.recipe = parse_recipe(recipe)
-        self.anchor, self.anchor_batch = anchor, anchor_batch
+        self.anchor, self.anchor_batch, self.anchor_data = anchor, anchor_batch, anchor_data
         self.vectors: Optional[SecurityVectors] = None
         self.anchor_pairs: list = []
 
     def prepare(self, inputs: DefenseInputs) -> None:
         self.vectors = inputs.security_vectors(self.recipe)
         if self.anchor:
-            refusals = inputs.refusal_pairs()
-            self.anchor_pairs = [e for e in inputs.alignment_pairs() if e not in refusals]
+            self.anchor_pairs = inputs.alignment_pairs()
+            if self.anchor_data == "safe":
+                refusals = inputs.refusal_pairs()
+                self.anchor_pairs = [e for e in self.anchor_pairs if e not in refusals]
             if not self.anchor_pairs:
                 raise ConfigError("the anchor needs the provider's safe alignment answers and there are none")
 
