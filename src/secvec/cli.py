@@ -116,6 +116,9 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
                       anchor=anchor, model={"name": model} if model else None)
     if cfg.anchor and not (cfg.vectors and cfg.protect == "merge"):
         raise ConfigError("--anchor needs --vectors and the merge protection")
+    if cfg.anchor and resume:
+        typer.echo("note: the anchor's batch order starts over on --resume; the result differs slightly from an "
+                   "uninterrupted run", err=True)
     examples = load_examples(cfg.data)
     anchor_pairs = load_examples(cfg.anchor) if cfg.anchor else []
     sv = SecurityVectors.load(cfg.vectors) if cfg.vectors else None

@@ -169,10 +169,11 @@ class VectorsOffAnchor:
     Whatever a protected job learns with the vectors on includes undoing their effect on the
     inputs it sees, and with the vectors off that undoing shows as refusal (on the re-aligned
     reference a protected harmful job left 38% of borderline prompts refused, aligned 2%). This
-    term trains, at each step, one batch of the provider's own safe answers (the alignment
-    set's benign and borderline pairs, no refusals) through the weights *minus* the vectors'
+    term trains, at each step, one batch of the provider's own pairs (by default the alignment
+    set's benign and borderline answers, no refusals) through the weights *minus* the vectors'
     delta, the model that will be served. It needs the `merge` method: the vectors-off weights
     are `W - delta`, computed out of place so the vectors-on graph of the same step stays valid.
+    Its batch order starts over in a resumed run (not saved in checkpoints).
     """
 
     def __init__(self, tokenizer, examples: Sequence[Example], vectors: SecurityVectors, weight: float,
