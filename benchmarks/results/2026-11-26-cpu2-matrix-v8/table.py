@@ -1,5 +1,5 @@
 """The v8 (anchor on safe answers) and v9 (anchor on the whole alignment set, safety-mix; run-b:
-the same anchor on the poison and drift cells) rows as
+the same anchor on the poison and drift cells; run-c: on the LoRA and Nova cells) rows as
 one markdown table: 3-seed mean (min-max) of harmful / borderline / plain benign over-refusal
 (/ task accuracy). Run from this folder: python table.py > table.md"""
 import json
@@ -13,7 +13,7 @@ def points(path):
 
 seen, pts = set(), []
 v9 = "../2026-11-26-cpu2-matrix-v9/"
-for p in points("run/results.json") + points(v9 + "run/results.json") + points(v9 + "run-b/results.json"):
+for p in points("run/results.json") + points(v9 + "run/results.json") + points(v9 + "run-b/results.json") + points(v9 + "run-c/results.json"):
     key = (p["cell"], p["defense"], p["seed"])
     if key not in seen:  # vanilla is in both runs (the same cached points)
         seen.add(key)
