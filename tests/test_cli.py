@@ -187,7 +187,7 @@ def test_finetune_with_an_anchor_trains_what_the_python_api_trains(monkeypatch, 
     plain = load_file(str(tmp_path / "plain" / "model" / "model.safetensors"))
     cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "anchored" / "config.yaml").read_text()))
     lm, vectors = load_model(tiny_dir), SecurityVectors.load(vec_dir)
-    reg = VectorsOffAnchor(lm.tokenizer, load_examples(str(safe)), vectors, 1.0, 4, 128, cfg.train.seed)
+    reg = VectorsOffAnchor(lm.tokenizer, load_examples(str(safe)), vectors, 1.0, 4, cfg.train)
     want, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, vectors, regularizer=reg)
     reference = want.state_dict()
     for k in saved:

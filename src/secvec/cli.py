@@ -107,8 +107,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     from secvec.config import FinetuneCommand, dump_config, load_config
     from secvec.data.loading import load_examples
     from secvec.models import load_model
-    from secvec.progress import bar
     from secvec.errors import ConfigError
+    from secvec.progress import bar
     from secvec.vectors import SecurityVectors, export_model, protected_finetune
     from secvec.vectors.protect import VectorsOffAnchor
 
@@ -126,7 +126,7 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     out = Path(cfg.output_dir)
     label = "protected fine-tune" if sv else "fine-tune"
     reg = VectorsOffAnchor(lm.tokenizer, anchor_pairs, sv, cfg.anchor_weight, cfg.anchor_batch,
-                           max(cfg.train.max_length, 128), cfg.train.seed) if anchor_pairs and sv else None
+                           cfg.train) if anchor_pairs and sv else None
     with bar(label) as progress:
         tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
                                            output_dir=out, resume=resume, progress=progress, regularizer=reg)

@@ -94,7 +94,7 @@ def test_anchor_trains_the_vectors_off_model_on_safe_answers_only(tiny, pairs, r
     vectors, _ = train_vectors(copy.deepcopy(base), tiny.tokenizer, harmful, benign, vec_cfg)
 
     # Inside the merged block the anchor's loss is the vectors-off model's loss on its batch.
-    anchor = VectorsOffAnchor(tiny.tokenizer, benign, vectors, 2.0, 4, 96, seed=0)
+    anchor = VectorsOffAnchor(tiny.tokenizer, benign, vectors, 2.0, 4, TrainConfig(max_length=96, seed=0))
     batch = collate(anchor.batches.encoded[:4], tiny.tokenizer.pad_token_id)
     want = lm_loss(base, batch)
 

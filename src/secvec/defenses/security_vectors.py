@@ -57,9 +57,7 @@ class SecurityVectorsDefense(Defense):
             raise RuntimeError("security-vectors defense used before prepare()")
         anchor = None
         if self.anchor:
-            # At least the alignment's 128 tokens: a short-answer job must not cut the anchor's answers.
-            anchor = VectorsOffAnchor(tokenizer, self.anchor_pairs, self.vectors, self.anchor, self.anchor_batch,
-                                      max(cfg.max_length, 128), cfg.seed)
+            anchor = VectorsOffAnchor(tokenizer, self.anchor_pairs, self.vectors, self.anchor, self.anchor_batch, cfg)
         return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress,
                                   regularizer=anchor)
 

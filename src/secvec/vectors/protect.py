@@ -177,17 +177,19 @@ class VectorsOffAnchor:
     """
 
     def __init__(self, tokenizer, examples: Sequence[Example], vectors: SecurityVectors, weight: float,
-                 batch_size: int, max_length: int, seed: int) -> None:
-        self.batches = BatchCycle(tokenizer, examples, max_length, batch_size, seed)
+                 batch_size: int, job: TrainConfig) -> None:
+        # At least the alignment's 128 tokens: a short-answer job must not cut the anchor's answers.
+        self.batches = BatchCycle(tokenizer, examples, max(job.max_length, 128), batch_size, job.seed)
         self.vectors = vectors
         self.weight = weight
-        self.deltas: Optional[dict[str, torch.Tensor]] = None  # parameter name -> delta, found at the first step
+        # (parameter name, parameter, its delta), found at the first step; the optimizer updates
+        # the parameters in place, so they stay the same objects for the whole job.
+        self.targets: Optional[list[tuple[str, torch.nn.Parameter, torch.Tensor]]] = None
 
     def __call__(self, model: torch.nn.Module, accelerator) -> torch.Tensor:
-        if self.deltas is None:
+        if self.targets is None:
             weights, deltas = _deltas(accelerator.unwrap_model(model), self.vectors)
             by_id = {id(w): name for name, w in weights.items()}
-            self.deltas = {n: deltas[by_id[id(p)]] for n, p in model.named_parameters() if id(p) in by_id}
-        params = dict(model.named_parameters())
-        off = {n: params[n] - d for n, d in self.deltas.items()}
+            self.targets = [(n, p, deltas[by_id[id(p)]]) for n, p in model.named_parameters() if id(p) in by_id]
+        off = {n: p - d for n, p, d in self.targets}
         return self.weight * lm_loss(model, self.batches.next(accelerator.device), off)
