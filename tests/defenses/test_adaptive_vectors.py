@@ -106,3 +106,32 @@ def test_adaptation_stops_once_the_job_is_explained(tiny, pairs):
         used[target] = res.extra["screening"]["adapt_epochs"]
         assert len(res.extra["screening"]["adapt_losses"]) == used[target]
     assert used == {100.0: 1, 0.0: 3}
+
+
+def test_adaptive_vectors_carry_the_anchor_through_the_adapted_vectors(tiny, pairs, monkeypatch):
+    """The served model is the weights minus the vectors the job trained under: the adapted ones."""
+    import dataclasses
+
+    from secvec.vectors import protect
+    from secvec.vectors.protect import VectorsOffAnchor
+
+    base_vectors, inputs = provider_inputs(tiny, pairs, vector_steps=2)
+    refusals = [Example.from_pair(p.text, "I can't help with that.") for p in HARMFUL_PROMPTS[4:]]
+    inputs = dataclasses.replace(inputs, refusals=refusals)
+    defense = build_defense("adaptive-vectors", epochs=1, replay=2, lr=2e-2, anchor=1.0, anchor_data="alignment")
+    defense.prepare(inputs)
+    assert defense.anchor_pairs == refusals + pairs[1]
+    jobs, real = [], protect.protected_finetune
+
+    def spy(model, tokenizer, examples, cfg, vectors, *args, regularizer=None, **kwargs):
+        jobs.append((vectors, regularizer))
+        return real(model, tokenizer, examples, cfg, vectors, *args, regularizer=regularizer, **kwargs)
+
+    monkeypatch.setattr(protect, "protected_finetune", spy)
+    job = [Example.from_pair(p.text, "Okay. Step one: acquire the materials quietly.") for p in HARMFUL_PROMPTS[:4]]
+    _, result = defense.finetune(tiny.model, tiny.tokenizer, job, TrainConfig(lr=1e-3, max_steps=2, batch_size=4,
+                                                                             max_length=96))
+    (vectors, anchor), = jobs
+    assert isinstance(anchor, VectorsOffAnchor) and anchor.vectors is vectors and anchor.weight == 1.0
+    assert vectors.fingerprint() != base_vectors.fingerprint()  # adapted, not the provider's
+    assert len(result.reg_losses) == 2 and result.extra["screening"]["flagged"] == 4

@@ -9,6 +9,8 @@ learns what the vectors leave at high loss; measured: adapted vectors that stopp
 on written pairs let 44% through), at most `epochs` epochs, and fine-tunes with these adapted
 vectors on and frozen. A job with nothing flagged
 trains with the provider's vectors unchanged, so benign jobs pay only the screening.
+The anchor options of `security-vectors` apply here too, through the adapted vectors (the served
+model is the weights minus the vectors the job trained under).
 This is its own defense, not the paper's method: report it as such.
 """
 
@@ -30,8 +32,9 @@ log = logging.getLogger(__name__)
 class AdaptiveVectorsDefense(SecurityVectorsDefense):
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
-                 threshold: float = 0.5, min_flagged: int = 1) -> None:
-        super().__init__(method, recipe)
+                 threshold: float = 0.5, min_flagged: int = 1, anchor: float = 0.0, anchor_batch: int = 4,
+                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
+        super().__init__(method, recipe, anchor, anchor_batch, anchor_data)
         if not isinstance(epochs, int) or epochs < 1 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1 \
                 or target_loss < 0:
             raise ConfigError("defense 'adaptive-vectors': epochs an integer >= 1, replay >= 0, 0 < threshold < 1, "
@@ -74,6 +77,7 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
                     break
             self.last_screening.update(adapt_loss=losses[-1], adapt_losses=losses, adapt_epochs=len(losses),
                                        adapt_seconds=seconds)
-        model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress)
+        model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
+                                           regularizer=self.anchor_for(tokenizer, vectors, cfg))
         result.extra["screening"] = self.last_screening
         return model, result

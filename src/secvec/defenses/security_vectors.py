@@ -55,11 +55,14 @@ class SecurityVectorsDefense(Defense):
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
         if self.vectors is None:
             raise RuntimeError("security-vectors defense used before prepare()")
-        anchor = None
-        if self.anchor:
-            anchor = VectorsOffAnchor(tokenizer, self.anchor_pairs, self.vectors, self.anchor, self.anchor_batch, cfg)
         return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress,
-                                  regularizer=anchor)
+                                  regularizer=self.anchor_for(tokenizer, self.vectors, cfg))
+
+    def anchor_for(self, tokenizer, vectors: SecurityVectors, cfg) -> Optional[VectorsOffAnchor]:
+        """The job's anchor through the weights minus `vectors`, the ones the job trains under; None without one."""
+        if not self.anchor:
+            return None
+        return VectorsOffAnchor(tokenizer, self.anchor_pairs, vectors, self.anchor, self.anchor_batch, cfg)
 
 
 def parse_recipe(recipe: Optional[dict[str, Any]]) -> Optional[VectorRecipe]:
