@@ -10,7 +10,9 @@ from __future__ import annotations
 import fcntl
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -23,3 +25,17 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def compute_once(lock: Path, done: Callable[[], bool], read: Callable[[], T], compute: Callable[[], T]) -> T:
+    """`read()` if `done()`, else `compute()` under `lock`, unless another process finished it meanwhile.
+
+    The check before the lock keeps the usual case (already done) free of lock files; the check
+    under it is the one that counts.
+    """
+    if done():
+        return read()
+    with file_lock(lock):
+        if done():  # another process computed it while this one waited
+            return read()
+        return compute()

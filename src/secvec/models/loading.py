@@ -135,15 +135,11 @@ def resolve(spec: str) -> str:
             raise ModelError(f"unknown model {spec!r}: no such directory or file, and not a bundled name "
                              f"({', '.join(BUNDLED)}) or hub id")
         return spec  # a hub id; from_pretrained decides (offline it uses the local HF cache only)
-    target = gguf_cache_dir(gguf)
-    if (target / "config.json").exists():
-        return str(target)
-    from secvec.locking import file_lock
+    from secvec.locking import compute_once
 
-    with file_lock(target.with_name(target.name + ".lock")):  # another process may be converting it
-        if (target / "config.json").exists():
-            return str(target)
-        return str(convert_gguf(gguf, target))
+    target = gguf_cache_dir(gguf)
+    return str(compute_once(target.with_name(target.name + ".lock"), (target / "config.json").exists,
+                            lambda: target, lambda: convert_gguf(gguf, target)))
 
 
 def load_tokenizer(path: str, chat: bool = True):

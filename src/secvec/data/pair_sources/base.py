@@ -60,18 +60,18 @@ def cached_pairs(path: Optional[Path], compute: Callable[[], list[Example]]) -> 
     An empty result is not written, so a later run tries again.
     """
     from secvec.data.loading import load_examples, write_examples
-    from secvec.locking import file_lock
+    from secvec.locking import compute_once
 
     if path is None:
         return compute()
-    if path.exists():
-        return load_examples(path)
-    with file_lock(path.with_name(path.name + ".lock")):
-        if path.exists():  # another process computed it while this one waited
-            return load_examples(path)
+
+    def compute_and_keep() -> list[Example]:
         pairs = compute()
         if pairs:
             tmp = path.with_name(path.name + ".tmp")
             write_examples(tmp, pairs)
             tmp.replace(path)
-    return pairs
+        return pairs
+
+    return compute_once(path.with_name(path.name + ".lock"), path.exists, lambda: load_examples(path),
+                        compute_and_keep)
