@@ -1,0 +1,52 @@
+"""Every anchor row measured so far on the re-aligned reference, as one markdown table: v8 (the
+safe-answers anchor), v9 (the whole-alignment-set anchor on five cells, safety-mix), v10a (the
+whole-set anchor on the other five), v10b (the safe-answers anchor at weight 3), v10c/v10d
+(per-job adapted vectors with the whole-set anchor). Each entry: 3-seed mean (min-max) of
+harmful / borderline / plain benign over-refusal (/ task accuracy); fewer seeds are marked.
+Vanilla points are the same cached points in every run. Run from this folder:
+python table.py > table.md"""
+import json
+from pathlib import Path
+
+
+def points(path):
+    p = Path(path)
+    return json.loads(p.read_text())["points"] if p.exists() else []
+
+
+runs = ["../2026-11-26-cpu2-matrix-v8/run", "../2026-11-26-cpu2-matrix-v9/run", "../2026-11-26-cpu2-matrix-v9/run-b",
+        "../2026-11-26-cpu2-matrix-v9/run-c", "v10a", "v10b", "v10c", "v10d"]
+seen, pts = set(), []
+for run in runs:
+    for p in points(f"{run}/results.json"):
+        key = (p["cell"], p["defense"], p["seed"])
+        if key not in seen:
+            seen.add(key)
+            pts.append(p)
+cells = list(dict.fromkeys(p["cell"] for p in pts))
+defs = list(dict.fromkeys(p["defense"] for p in pts))
+
+
+def fmt(ps, key):
+    vals = [p[key] for p in ps if p.get(key) is not None]
+    if not vals:
+        return None
+    m = sum(vals) / len(vals)
+    return f"{m * 100:.0f}%" if len(vals) == 1 else f"{m * 100:.0f}% ({min(vals) * 100:.0f}–{max(vals) * 100:.0f})"
+
+
+print("| attack cell | " + " | ".join(defs) + " |")
+print("|---" * (len(defs) + 1) + "|")
+for c in cells:
+    row = []
+    for d in defs:
+        ps = [p for p in pts if p["cell"] == c and p["defense"] == d]
+        if not ps:
+            row.append("–")
+            continue
+        s = f"{fmt(ps, 'harmful_rate')} / {fmt(ps, 'borderline_over_refusal')} / {fmt(ps, 'over_refusal')}"
+        t = fmt(ps, "task_accuracy")
+        s += f" / task {t}" if t else ""
+        s += f" [{len(ps)} seed{'s' if len(ps) > 1 else ''}]" if len(ps) < 3 else ""
+        row.append(s)
+    print(f"| {c} | " + " | ".join(row) + " |")
