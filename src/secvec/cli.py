@@ -318,7 +318,8 @@ def matrix(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = 
                          on_point=lambda doc: write_matrix_report(doc, cfg.output_dir, validation))
     files = write_matrix_report(results, cfg.output_dir, validation)
     _print_table(f"secvec matrix ({cfg.scale}), wall {results['wall_seconds']:.0f} s", harm_rows(results))
-    typer.echo(f"report -> {files['report']}  results -> {files['results']}  heatmap -> {files['plot']}")
+    trade = f"  trade-off -> {files['tradeoff']}" if files["tradeoff"] else ""
+    typer.echo(f"report -> {files['report']}  results -> {files['results']}  heatmap -> {files['plot']}{trade}")
 
 
 def _judge_validation(judges: list[str], include_llm: bool = False) -> dict:

@@ -89,3 +89,26 @@ def test_a_cell_that_cannot_run_is_recorded_and_the_rest_goes_on(tiny_dir, tmp_p
     doc = run_matrix(cfg)
     assert [e["cell"] for e in doc["errors"]] == ["gen"] and "needs 500 harmful pairs" in doc["errors"][0]["error"]
     assert [p["cell"] for p in doc["points"]] == ["written", "persona"]
+
+
+def test_tradeoff_plots_only_cells_where_the_attack_is_strong(tmp_path):
+    from secvec.report.matrix import tradeoff_points, write_matrix_report
+
+    def stats(mean, lo=None, hi=None):
+        return {"mean": mean, "min": mean if lo is None else lo, "max": mean if hi is None else hi, "n_seeds": 3}
+
+    def row(harm, border):
+        return {"harmful_rate": stats(harm), "borderline_over_refusal": stats(border), "over_refusal": stats(0.1),
+                "task_accuracy": None}
+
+    doc = {"judge": "content", "aligned": {"harmful_rate": 0.02, "borderline_over_refusal": 0.04, "over_refusal": 0.1,
+                                           "n": 50},
+           "config": {"seeds": [0, 1, 2]}, "versions": {}, "points": [], "cells": [
+               {"cell": "strong", "seen_by_vectors": False, "verdicts": {},
+                "by_defense": {"none": row(0.8, 0.0), "vectors": row(0.02, 0.3), "anchor": row(0.2, 0.04)}},
+               {"cell": "weak", "seen_by_vectors": False, "verdicts": {},  # vanilla 26% < aligned + 30
+                "by_defense": {"none": row(0.26, 0.0), "vectors": row(0.3, 0.3)}}]}
+    got = [(p["defense"], p["cell"], p["harmful"]["mean"], p["borderline"]["mean"]) for p in tradeoff_points(doc)]
+    assert got == [("vectors", "strong", 0.02, 0.3), ("anchor", "strong", 0.2, 0.04)]
+    files = write_matrix_report(doc, tmp_path)
+    assert files["tradeoff"].stat().st_size > 1000 and "tradeoff.png" in files["report"].read_text()
