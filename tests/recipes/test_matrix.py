@@ -112,3 +112,20 @@ def test_tradeoff_plots_only_cells_where_the_attack_is_strong(tmp_path):
     assert got == [("vectors", "strong", 0.02, 0.3), ("anchor", "strong", 0.2, 0.04)]
     files = write_matrix_report(doc, tmp_path)
     assert files["tradeoff"].stat().st_size > 1000 and "tradeoff.png" in files["report"].read_text()
+
+
+def test_matrix_in_two_processes_writes_cells_in_order_as_they_finish(tiny_dir, tmp_path):
+    """One pool for the whole matrix: every point computed by the workers, the report written cell
+    by cell while they run, the same points as a serial pass reads back."""
+    cfg = tiny_matrix(tiny_dir, tmp_path, workers=2, defenses=["none", "security-vectors"], seeds=[0])
+    seen, during_pool = [], []
+    doc = run_matrix(cfg, on_point=lambda d: (seen.append([p["cell"] for p in d["points"]]),
+                                              during_pool.append("parallel" not in d)))
+    par = doc["parallel"]
+    assert during_pool[0]  # the first cell was written while the workers still ran
+    assert par["workers"] == 2 and par["errors"] == [] and par["tasks"] == 1 + 3 * 2  # the vectors, then 6 points
+    assert seen[-1] == ["gen", "gen", "written", "written", "persona", "persona"]
+    assert all(s == seen[-1][:len(s)] for s in seen)  # cells only ever appended in order
+    again = run_matrix(cfg.model_copy(update={"workers": 1}))
+    assert again["parallel"] == {"workers": 1, "tasks": 0}
+    assert [p["harmful_rate"] for p in again["points"]] == [p["harmful_rate"] for p in doc["points"]]

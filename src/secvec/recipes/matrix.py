@@ -25,6 +25,7 @@ from secvec.eval.spread import aggregate, point_row
 from secvec.recipes.experiment import (AttackPlan, ColumnSpec, Experiment, ExperimentConfig, ProgressFactory,
                                        _no_progress, versions)
 from secvec.recipes.parallel import auto_workers, prefetch
+from secvec.recipes.parallel import cached as provider_cached
 from secvec.recipes.provider import DefenseSpec, Point, Provider
 
 log = logging.getLogger(__name__)
@@ -176,16 +177,16 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
                            "artifacts": {"aligned_model": str(aligned_stage.dir / "model"), "cache": str(exp.cache.root)}}
     by_name = {c.name: c for c in cfg.cells}
     cells = [by_name[n] for n in cfg.only_cells] if cfg.only_cells is not None else cfg.cells
+    planned = []
     for cell in cells:
-        plan = cell.attack
-        last = cell.then or plan
-        measure = "harm" if last.type in HARMFUL_TYPES else "all"
-        points = [(d, seed, Point(f"{cell.name} | {defense_label(d)} | seed {seed}", d.name, d.options, plan,
-                                  measure=measure, seed=seed, then=cell.then, then_defense=cell.then_defense))
-                  for d in cfg.defenses for seed in cfg.seeds]
-        # one cell at a time, so the report is rewritten as cells finish
-        doc.setdefault("parallel", []).append({"cell": cell.name, **prefetch(provider, [p for *_, p in points],
-                                                                             workers, progress)})
+        measure = "harm" if (cell.then or cell.attack).type in HARMFUL_TYPES else "all"
+        planned.append((cell, [(d, seed, Point(f"{cell.name} | {defense_label(d)} | seed {seed}", d.name, d.options,
+                                               cell.attack, measure=measure, seed=seed, then=cell.then,
+                                               then_defense=cell.then_defense))
+                               for d in cfg.defenses for seed in cfg.seeds]))
+    pending, ready = list(planned), set()
+
+    def write_cell(cell: CellSpec, points: list) -> None:
         for d, seed, todo in points:
             try:
                 point = provider.run(todo)
@@ -200,6 +201,22 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
             doc["wall_seconds"] = time.perf_counter() - start
             if on_point:
                 on_point(doc)
+
+    def write_finished_cells() -> None:
+        """The cells at the head of the queue whose points are all in the cache, in order."""
+        while pending:
+            todo = [p for *_, p in pending[0][1] if p.label not in ready]
+            ready.update(p.label for p in todo if provider_cached(provider, p))
+            if any(p.label not in ready for p in todo):
+                return
+            write_cell(*pending.pop(0))
+
+    # One pool for the whole matrix, cell by cell: no worker idles at the end of a cell while the
+    # other finishes its last point, and each cell's report is written as soon as it is complete.
+    doc["parallel"] = prefetch(provider, [p for _, points in planned for *_, p in points], workers, progress,
+                               keep_order=True, on_done=write_finished_cells)
+    while pending:  # one worker, or points the workers could not compute: computed (or reported) here
+        write_cell(*pending.pop(0))
     doc["cells"] = summarize_cells(doc["points"], cfg, aligned)
     doc["wall_seconds"] = time.perf_counter() - start
     return doc

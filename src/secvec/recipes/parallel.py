@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from secvec.recipes.experiment import Experiment, ExperimentConfig
 from secvec.recipes.provider import Point, Provider
@@ -100,15 +100,20 @@ def _prepare_key(point: Point) -> Optional[tuple]:
     return (defense, repr(sorted(options.items())), repr(point.defense_sources), point.defense_limit, point.seed)
 
 
-def _cached(provider: Provider, point: Point, prepare_only: bool = False) -> bool:
+def cached(provider: Provider, point: Point, prepare_only: bool = False) -> bool:
+    """Whether the point is in the cache; True for a point that cannot run (its error is reported by the serial pass)."""
     try:
         return provider.cached(point, prepare_only)
     except Exception:  # noqa: BLE001 - a point that cannot run fails in the serial pass, with its message
         return True
 
 
-def plan_tasks(points: Sequence[Point]) -> list[Task]:
-    """Defense stages first (one task per distinct need), then vanilla points, then defended ones."""
+def plan_tasks(points: Sequence[Point], keep_order: bool = False) -> list[Task]:
+    """Defense stages first (one task per distinct need), then vanilla points, then defended ones.
+
+    `keep_order`: after the defense stages, the points in the given order (a matrix passes them
+    cell by cell, so the first cells finish first and their report is written early).
+    """
     prepares: dict[tuple, Task] = {}
     for p in points:
         key = _prepare_key(p)
@@ -117,23 +122,28 @@ def plan_tasks(points: Sequence[Point]) -> list[Task]:
                                                        defense_sources=p.defense_sources,
                                                        defense_limit=p.defense_limit)
             prepares[key] = Task(prep, prepare_only=True)
+    if keep_order:
+        return list(prepares.values()) + [Task(p) for p in points]
     vanilla = [Task(p) for p in points if _prepare_key(p) is None]
     defended = [Task(p) for p in points if _prepare_key(p) is not None]
     return list(prepares.values()) + vanilla + defended
 
 
-def prefetch(provider: Provider, points: Sequence[Point], workers: int, progress: Any = None) -> dict[str, Any]:
+def prefetch(provider: Provider, points: Sequence[Point], workers: int, progress: Any = None,
+             keep_order: bool = False, on_done: Optional[Callable[[], None]] = None) -> dict[str, Any]:
     """Fill the cache for `points` with `workers` processes; a no-op for one worker or when all are cached.
 
-    Returns what happened (workers, tasks, errors) for the results document.
+    `keep_order`: see `plan_tasks`. `on_done()` is called in this process after each finished
+    task (a matrix writes the cells that are complete). Returns what happened (workers, tasks,
+    errors) for the results document.
     """
     if workers <= 1:
         return {"workers": 1, "tasks": 0}
     exp = provider.exp
-    missing = [p for p in points if not _cached(provider, p)]
+    missing = [p for p in points if not cached(provider, p)]
     if len(missing) < 2:
         return {"workers": 1, "tasks": 0}
-    tasks = [t for t in plan_tasks(missing) if not (t.prepare_only and _cached(provider, t.point, True))]
+    tasks = [t for t in plan_tasks(missing, keep_order) if not (t.prepare_only and cached(provider, t.point, True))]
     threads = max(1, len(os.sched_getaffinity(0)) // workers)
     log.info("computing %d points in %d processes (%d torch threads each)", len(missing), workers, threads)
     errors: list[str] = []
@@ -152,6 +162,8 @@ def prefetch(provider: Provider, points: Sequence[Point], workers: int, progress
                         errors.append(error)
                     if step:
                         step(done, len(futures))
+                    if on_done:
+                        on_done()
         except BrokenProcessPool as e:  # a worker died (out of memory?): the serial pass does the rest
             log.warning("parallel workers stopped (%s); continuing in this process", e)
             errors.append(f"BrokenProcessPool: {e}")
