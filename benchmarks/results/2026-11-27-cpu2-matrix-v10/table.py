@@ -1,10 +1,11 @@
 """Every anchor row measured so far on the re-aligned reference, as one markdown table: v8 (the
 safe-answers anchor), v9 (the whole-alignment-set anchor on five cells, safety-mix), v10a (the
-whole-set anchor on the other five), v10b (the safe-answers anchor at weight 3), v10c/v10d
+whole-set anchor on the other five), v10b (the safe-answers anchor at weight 3), v10c/v10f
 (per-job adapted vectors with the whole-set anchor). Each entry: 3-seed mean (min-max) of
 harmful / borderline / plain benign over-refusal (/ task accuracy); fewer seeds are marked.
-Vanilla points are the same cached points in every run. Run from this folder:
-python table.py > table.md"""
+Vanilla points are the same cached points in every run. Also draws tradeoff.png (harmful rate
+against borderline over-refusal, the report's trade-off plot) over all of them. Run from this
+folder with the project's Python: ../../../.venv/bin/python table.py > table.md"""
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ def points(path):
 
 
 runs = ["../2026-11-26-cpu2-matrix-v8/run", "../2026-11-26-cpu2-matrix-v9/run", "../2026-11-26-cpu2-matrix-v9/run-b",
-        "../2026-11-26-cpu2-matrix-v9/run-c", "v10a", "v10b", "v10c", "v10d"]
+        "../2026-11-26-cpu2-matrix-v9/run-c", "v10a", "v10b", "v10c", "v10f"]
 seen, pts = set(), []
 for run in runs:
     for p in points(f"{run}/results.json"):
@@ -50,3 +51,11 @@ for c in cells:
         s += f" [{len(ps)} seed{'s' if len(ps) > 1 else ''}]" if len(ps) < 3 else ""
         row.append(s)
     print(f"| {c} | " + " | ".join(row) + " |")
+
+
+from secvec.recipes.matrix import MatrixConfig, summarize_cells  # noqa: E402
+from secvec.report.matrix import tradeoff  # noqa: E402
+
+aligned = json.loads(Path(runs[0], "results.json").read_text())["aligned"]
+tradeoff({"cells": summarize_cells(pts, MatrixConfig(), aligned), "aligned": aligned, "judge": "content"},
+         Path("tradeoff.png"))

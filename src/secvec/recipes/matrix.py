@@ -212,7 +212,9 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
             write_cell(*pending.pop(0))
 
     # One pool for the whole matrix, cell by cell: no worker idles at the end of a cell while the
-    # other finishes its last point, and each cell's report is written as soon as it is complete.
+    # other finishes its last point, and each cell's report is written as soon as it is complete
+    # (the cells a resumed matrix finds complete, at once).
+    write_finished_cells()
     doc["parallel"] = prefetch(provider, [p for _, points in planned for *_, p in points], workers, progress,
                                keep_order=True, on_done=write_finished_cells)
     while pending:  # one worker, or points the workers could not compute: computed (or reported) here
