@@ -59,3 +59,9 @@ from secvec.report.matrix import tradeoff  # noqa: E402
 aligned = json.loads(Path(runs[0], "results.json").read_text())["aligned"]
 tradeoff({"cells": summarize_cells(pts, MatrixConfig(), aligned), "aligned": aligned, "judge": "content"},
          Path("tradeoff.png"))
+
+# issue 11's verdict for every defended cell (secvec.recipes.matrix.verdict), below the table
+print()
+for c in summarize_cells(pts, MatrixConfig(), aligned):
+    for d, v in c["verdicts"].items():
+        print(f"- {c['cell']} | {d}: {v}")
