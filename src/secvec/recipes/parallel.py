@@ -55,8 +55,28 @@ class Task:
 _provider: Optional[Provider] = None
 
 
-def _init(cfg: ExperimentConfig, threads: int) -> None:
+def exit_with_parent(parent: int, every: float = 2.0) -> None:
+    """End this process when `parent` is gone (a daemon thread that polls).
+
+    A pool worker whose parent was killed (SIGTERM or SIGKILL to the parent alone, not Ctrl-C to
+    the whole group) would otherwise wait on its task queue forever, holding a loaded model:
+    two such orphans held 11 GiB here and got the next run's workers killed for memory.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init(cfg: ExperimentConfig, threads: int, parent: int) -> None:
     import warnings
+
+    exit_with_parent(parent)
 
     import torch
     from transformers.utils import logging as hf_logging
@@ -153,7 +173,7 @@ def prefetch(provider: Provider, points: Sequence[Point], workers: int, progress
     with (progress(label) if progress else nullcontext()) as step:
         try:
             with ProcessPoolExecutor(workers, mp.get_context("spawn"), initializer=_init,
-                                     initargs=(exp.cfg, threads)) as pool:
+                                     initargs=(exp.cfg, threads, os.getpid())) as pool:
                 futures = [pool.submit(_work, t) for t in tasks]
                 for done, fut in enumerate(as_completed(futures), 1):
                     fresh, error = fut.result()
