@@ -1,8 +1,8 @@
 """Every anchor row measured so far on the re-aligned reference, as one markdown table: v8 (the
 safe-answers anchor), v9 (the whole-alignment-set anchor on five cells, safety-mix), v10a (the
-whole-set anchor on the other five), v10b (the safe-answers anchor at weight 3), v10c/v10f
-(per-job adapted vectors with the whole-set anchor). Each entry: 3-seed mean (min-max) of
-harmful / borderline / plain benign over-refusal (/ task accuracy); fewer seeds are marked.
+whole-set anchor on the other five), v10b (the safe-answers anchor at weight 3), v10f (per-job
+adapted vectors with the whole-set anchor), v10g (its attack-budget frontier: written pairs
+n=50, lr x2); then each cell's verdict. Each entry: 3-seed mean (min-max) of harmful / borderline / plain benign over-refusal (/ task accuracy); fewer seeds are marked.
 Vanilla points are the same cached points in every run. Also draws tradeoff.png (harmful rate
 against borderline over-refusal, the report's trade-off plot) over all of them. Run from this
 folder with the project's Python: ../../../.venv/bin/python table.py > table.md"""
@@ -16,7 +16,7 @@ def points(path):
 
 
 runs = ["../2026-11-26-cpu2-matrix-v8/run", "../2026-11-26-cpu2-matrix-v9/run", "../2026-11-26-cpu2-matrix-v9/run-b",
-        "../2026-11-26-cpu2-matrix-v9/run-c", "v10a", "v10b", "v10c", "v10f"]
+        "../2026-11-26-cpu2-matrix-v9/run-c", "v10a", "v10b", "v10f", "v10g"]
 seen, pts = set(), []
 for run in runs:
     for p in points(f"{run}/results.json"):
@@ -53,15 +53,17 @@ for c in cells:
     print(f"| {c} | " + " | ".join(row) + " |")
 
 
-from secvec.recipes.matrix import MatrixConfig, summarize_cells  # noqa: E402
+from secvec.recipes.matrix import MatrixConfig, default_cells, summarize_cells  # noqa: E402
 from secvec.report.matrix import tradeoff  # noqa: E402
 
 aligned = json.loads(Path(runs[0], "results.json").read_text())["aligned"]
-tradeoff({"cells": summarize_cells(pts, MatrixConfig(), aligned), "aligned": aligned, "judge": "content"},
+frontier = json.loads(Path("v10g/results.json").read_text())["config"]["cells"]  # the budget cells
+cfg = MatrixConfig(cells=[c.model_dump() for c in default_cells()] + frontier)
+tradeoff({"cells": summarize_cells(pts, cfg, aligned), "aligned": aligned, "judge": "content"},
          Path("tradeoff.png"))
 
 # issue 11's verdict for every defended cell (secvec.recipes.matrix.verdict), below the table
 print()
-for c in summarize_cells(pts, MatrixConfig(), aligned):
+for c in summarize_cells(pts, cfg, aligned):
     for d, v in c["verdicts"].items():
         print(f"- {c['cell']} | {d}: {v}")
