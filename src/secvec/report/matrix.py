@@ -93,11 +93,11 @@ def tradeoff_points(doc: dict[str, Any]) -> list[dict[str, Any]]:
     Protection bought with refusal and protection that is missing both fail the targets; this
     view shows which of the two a defense is doing, cell by cell.
     """
-    base = doc["aligned"]["harmful_rate"] or 0.0
+    from secvec.recipes.matrix import strong_attack
+
     out = []
     for cell in doc["cells"]:
-        vanilla = cell["by_defense"].get("none")
-        if not vanilla or not vanilla["harmful_rate"] or vanilla["harmful_rate"]["mean"] < base + 0.30:
+        if not strong_attack(cell["by_defense"].get("none"), doc["aligned"]):
             continue
         for d, s in cell["by_defense"].items():
             if d == "none" or not s["harmful_rate"] or not s.get("borderline_over_refusal"):
