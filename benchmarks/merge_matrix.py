@@ -5,6 +5,8 @@ benchmarks/results/2026-11-26-cpu2-matrix/); this writes their union with the sa
 writer, so the combined table is computed, not copied by hand.
 
     python benchmarks/merge_matrix.py OUT_DIR RESULTS.json [RESULTS.json ...] [--rename "OLD=>NEW" ...]
+
+`compact_table` is the one-table view the results folders' `table.py` scripts print.
 """
 
 from __future__ import annotations
@@ -42,6 +44,38 @@ def merge(paths: list[Path], rename: dict[str, str] | None = None) -> dict:
               "wall_seconds": sum(d.get("wall_seconds", 0) for d in docs),
               "merged_from": [str(p) for p in paths]}
     return merged
+
+
+def _spread(stats: dict | None) -> str | None:
+    if not stats:
+        return None
+    if stats["n_seeds"] == 1:
+        return f"{stats['mean'] * 100:.0f}%"
+    return f"{stats['mean'] * 100:.0f}% ({stats['min'] * 100:.0f}–{stats['max'] * 100:.0f})"
+
+
+def compact_table(doc: dict) -> str:
+    """One row per cell, one column per defense: harmful / borderline / plain benign over-refusal
+    (/ task accuracy), each mean (min-max) over seeds (fewer than 3 seeds marked), then every
+    defended cell's verdict."""
+    defs = list(dict.fromkeys(p["defense"] for p in doc["points"]))
+    lines = ["| attack cell | " + " | ".join(defs) + " |", "|---" * (len(defs) + 1) + "|"]
+    for cell in doc["cells"]:
+        row = []
+        for d in defs:
+            s = cell["by_defense"].get(d)
+            if not s:
+                row.append("–")
+                continue
+            text = " / ".join(str(_spread(s[k])) for k in ("harmful_rate", "borderline_over_refusal", "over_refusal"))
+            text += f" / task {_spread(s['task_accuracy'])}" if s.get("task_accuracy") else ""
+            n = s["harmful_rate"]["n_seeds"]
+            text += f" [{n} seed{'s' if n > 1 else ''}]" if n < 3 else ""
+            row.append(text)
+        lines.append(f"| {cell['cell']} | " + " | ".join(row) + " |")
+    lines.append("")
+    lines += [f"- {c['cell']} | {d}: {v}" for c in doc["cells"] for d, v in c["verdicts"].items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
