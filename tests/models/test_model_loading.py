@@ -57,3 +57,36 @@ def test_real_bundled_model_generates():
     lm = loading.load_model()
     out = generate(lm.model, lm.tokenizer, ["What is the capital of France?"])
     assert "Paris" in out[0].response
+
+
+def test_parse_gguf_once_shares_one_reader_per_file_and_restores_gguf(tmp_path):
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "m.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tensor("token_embd.weight", np.arange(6, dtype=np.float32).reshape(2, 3))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with loading.parse_gguf_once():
+        first, again = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+        assert first is again and first.tensors[0].name == "token_embd.weight"
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+    assert gguf.GGUFReader(path) is not gguf.GGUFReader(path)  # outside the block: gguf's own classes
+    assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is not gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+
+
+@pytest.mark.slow
+def test_converting_with_one_parse_writes_what_transformers_writes_alone(tmp_path, monkeypatch):
+    import filecmp
+    from contextlib import nullcontext
+
+    gguf = loading.bundled_gguf("smollm2-135m-instruct")
+    shared = loading.convert_gguf(gguf, tmp_path / "shared")
+    monkeypatch.setattr(loading, "parse_gguf_once", nullcontext)
+    plain = loading.convert_gguf(gguf, tmp_path / "plain")
+    names = sorted(p.name for p in plain.iterdir())
+    assert "model.safetensors" in names and names == sorted(p.name for p in shared.iterdir())
+    assert all(filecmp.cmp(plain / n, shared / n, shallow=False) for n in names)

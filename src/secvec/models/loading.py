@@ -1,6 +1,6 @@
 """Load a causal LM and its tokenizer from a bundled name, a directory, a GGUF file or a hub id.
 
-GGUF files are dequantized once (~18 s for the bundled 135M model) and cached as a plain
+GGUF files are dequantized once (seconds for the bundled 135M model) and cached as a plain
 safetensors directory under `cache_root()/models`; later loads read the cache. transformers
 cannot `save_pretrained` a GGUF-loaded model, so the cache is written from a model rebuilt
 from its config with the quantization marker cleared.
@@ -8,11 +8,14 @@ from its config with the quantization marker cleared.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import importlib.util
 import logging
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,17 +95,46 @@ def gguf_cache_dir(gguf: Path) -> Path:
     return cache_root() / "models" / f"{gguf.stem}-{_file_key(gguf)}"
 
 
+@contextmanager
+def parse_gguf_once():
+    """Within the block, one `gguf.GGUFReader` per file and one tensor-name map per architecture.
+
+    transformers parses the whole GGUF header (a 49k-token vocabulary) in every `from_pretrained`
+    (tokenizer, config, model's config, weights: ~3 s each on a 2-core CPU), and rebuilds gguf's
+    tensor-name map for each of the 272 tensors (~4 s in all). Both are read-only functions of
+    their arguments, so a conversion shares them; outside the block gguf is untouched.
+    """
+    import gguf
+
+    reader_cls, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict = {}
+
+    def reader(path, *args, **kwargs):
+        key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = reader_cls(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader_cls, name_map
+
+
 def convert_gguf(gguf: Path, target: Path) -> Path:
     """Dequantize `gguf` into a safetensors directory `target` (atomic: tmp dir then rename)."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("dequantizing %s (once; cached in %s)", gguf.name, target)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        gmodel = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        with parse_gguf_once():
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            gmodel = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                          dtype=torch.float32)
     except Exception as e:  # transformers raises many types for unreadable GGUF
         raise ModelError(f"{gguf}: cannot read GGUF file ({e})") from None
-    config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    config = copy.deepcopy(gmodel.config)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
