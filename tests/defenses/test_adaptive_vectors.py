@@ -135,34 +135,3 @@ def test_adaptive_vectors_carry_the_anchor_through_the_adapted_vectors(tiny, pai
     assert isinstance(anchor, VectorsOffAnchor) and anchor.vectors is vectors and anchor.weight == 1.0
     assert vectors.fingerprint() != base_vectors.fingerprint()  # adapted, not the provider's
     assert len(result.reg_losses) == 2 and result.extra["screening"]["flagged"] == 4
-
-
-def test_job_kl_keeps_the_adapted_vectors_off_the_jobs_own_benign_answers(tiny, pairs):
-    """With `job_kl`, the job's unflagged examples join the KL set: the adapted vectors change
-    those answers less (a poisoned task job lost its task when they did)."""
-    from secvec.data.tokenize import collate
-    from secvec.training.sft import answer_logits
-    from secvec.vectors.train import answer_kl
-
-    _, inputs = provider_inputs(tiny, pairs, vector_steps=2)
-    task = [Example.from_pair(f"What is {a} + {b}?", f"{a} + {b} = {a + b}.") for a, b in ((12, 7), (30, 45), (8, 9), (61, 14))]
-    job = [Example.from_pair(p.text, "Okay. Step one: acquire the materials quietly.") for p in HARMFUL_PROMPTS[:4]] + task
-    batch = collate(encode_examples(tiny.tokenizer, task, 96), tiny.tokenizer.pad_token_id)
-    cfg = TrainConfig(lr=1e-3, max_steps=1, batch_size=4, max_length=96)
-    before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
-    drift, kept = {}, {}
-    for job_kl in (0, 4):
-        tiny.model.load_state_dict({k: v.clone() for k, v in before.items()})
-        d = build_defense("adaptive-vectors", epochs=4, replay=0, lr=2e-2, target_loss=0.0, job_kl=job_kl)
-        d.prepare(inputs)
-        _, res = d.finetune(tiny.model, tiny.tokenizer, job, cfg)
-        assert res.extra["screening"]["flagged"] == 4
-        kept[job_kl] = res.extra["screening"]["job_kl_examples"]
-        tiny.model.load_state_dict({k: v.clone() for k, v in before.items()})
-        with torch.no_grad():
-            off, targets = answer_logits(tiny.model, batch)
-            with vectors_on(tiny.model, d.last_vectors, exact=True) as m:
-                on, _ = answer_logits(m, batch)
-        drift[job_kl] = answer_kl(on, off, targets).item()
-    assert kept == {0: 0, 4: 4}
-    assert drift[4] < 0.75 * drift[0], drift

@@ -11,11 +11,6 @@ vectors on and frozen. A job with nothing flagged
 trains with the provider's vectors unchanged, so benign jobs pay only the screening.
 The anchor options of `security-vectors` apply here too, through the adapted vectors (the served
 model is the weights minus the vectors the job trained under).
-`job_kl`: up to that many of the job's *unflagged* examples join the benign KL set while the
-vectors adapt. The KL keeps the vectors from changing answers; the provider's benign pairs guard
-answers in general, not the job's own task, and a poisoned arithmetic job whose vectors adapted
-on its 5-9 flagged examples lost its task (8% against vanilla's 31%, v10f): the job learned its
-task through vectors that had changed it, and lost it when they came off.
 This is its own defense, not the paper's method: report it as such.
 """
 
@@ -38,16 +33,15 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 1, anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: Literal["safe", "alignment"] = "safe", job_kl: int = 0) -> None:
+                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
         super().__init__(method, recipe, anchor, anchor_batch, anchor_data)
         if not isinstance(epochs, int) or epochs < 1 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1 \
-                or target_loss < 0 or job_kl < 0:
+                or target_loss < 0:
             raise ConfigError("defense 'adaptive-vectors': epochs an integer >= 1, replay >= 0, 0 < threshold < 1, "
-                              "min_flagged >= 1, target_loss >= 0, job_kl >= 0")
+                              "min_flagged >= 1, target_loss >= 0")
         self.epochs, self.lr, self.replay, self.threshold, self.min_flagged = epochs, lr, replay, threshold, min_flagged
-        self.target_loss, self.job_kl = target_loss, job_kl
+        self.target_loss = target_loss
         self.last_screening: Optional[dict[str, Any]] = None
-        self.last_vectors = None  # the vectors the last job trained under (adapted, or the provider's)
 
     def prepare(self, inputs: DefenseInputs) -> None:
         from secvec.judges.screen import HarmfulRequestScreen
@@ -68,10 +62,6 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
             flagged = [examples[i] for i in screening.flagged]
             own = self.inputs.vector_pairs()
             replay = random.Random(cfg.seed).sample(own, min(self.replay, len(own)))
-            flagged_ids = set(screening.flagged)
-            unflagged = [e for i, e in enumerate(examples) if i not in flagged_ids]
-            kept = random.Random(cfg.seed).sample(unflagged, min(self.job_kl, len(unflagged)))
-            benign = self.inputs.benign_pairs() + kept
             # the provider's own vectors settings (lr, schedule, precision), from their metadata
             vcfg = VectorsConfig.model_validate(self.vectors.meta.get("config") or {})
             losses, seconds = [], 0.0
@@ -79,15 +69,14 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
                 vcfg = vcfg.model_copy(update={"train": vcfg.train.model_copy(update={
                     "epochs": 1, "seed": cfg.seed + epoch, "scheduler": "constant", "warmup_steps": 0,
                     **({"lr": self.lr} if self.lr else {})})})
-                vectors, result = train_vectors(model, tokenizer, flagged + replay, benign, vcfg,
+                vectors, result = train_vectors(model, tokenizer, flagged + replay, self.inputs.benign_pairs(), vcfg,
                                                 progress=progress, init=vectors)
                 losses.append(result.final_loss)
                 seconds += result.seconds
                 if result.final_loss <= self.target_loss:
                     break
             self.last_screening.update(adapt_loss=losses[-1], adapt_losses=losses, adapt_epochs=len(losses),
-                                       adapt_seconds=seconds, job_kl_examples=len(kept))
-        self.last_vectors = vectors
+                                       adapt_seconds=seconds)
         model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
                                            regularizer=self.anchor_for(tokenizer, vectors, cfg))
         result.extra["screening"] = self.last_screening
