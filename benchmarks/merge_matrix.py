@@ -32,11 +32,14 @@ def merge(paths: list[Path], rename: dict[str, str] | None = None) -> dict:
             if key not in seen:
                 seen.add(key)
                 points.append(p)
+    # Only the cells are read from the configs: a run's defense options may be ones this code no
+    # longer accepts (an option measured and dropped), and its points are already computed.
     cells: dict = {}  # every run's cells (frontier runs define their own), the first run's order first
     for d in docs:
-        for c in MatrixConfig.model_validate({**d["config"], "only_cells": None}).cells:
+        for c in MatrixConfig.model_validate({**d["config"], "only_cells": None, "defenses": ["none"]}).cells:
             cells.setdefault(c.name, c.model_dump(mode="json"))
-    cfg = MatrixConfig.model_validate({**base["config"], "only_cells": None, "cells": list(cells.values())})
+    cfg = MatrixConfig.model_validate({**base["config"], "only_cells": None, "defenses": ["none"],
+                                       "cells": list(cells.values())})
     order = {c.name: i for i, c in enumerate(cfg.cells)}
     points.sort(key=lambda p: order.get(p["cell"], len(order)))
     merged = {**base, "points": points, "cells": summarize_cells(points, cfg, base["aligned"]),
