@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from secvec.recipes.matrix import MatrixConfig, summarize_cells
-from secvec.report.matrix import write_matrix_report
+from secvec.report.matrix import defenses, spread, write_matrix_report
 
 
 def merge(paths: list[Path], rename: dict[str, str] | None = None) -> dict:
@@ -49,19 +49,11 @@ def merge(paths: list[Path], rename: dict[str, str] | None = None) -> dict:
     return merged
 
 
-def _spread(stats: dict | None) -> str | None:
-    if not stats:
-        return None
-    if stats["n_seeds"] == 1:
-        return f"{stats['mean'] * 100:.0f}%"
-    return f"{stats['mean'] * 100:.0f}% ({stats['min'] * 100:.0f}–{stats['max'] * 100:.0f})"
-
-
 def compact_table(doc: dict) -> str:
     """One row per cell, one column per defense: harmful / borderline / plain benign over-refusal
     (/ task accuracy), each mean (min-max) over seeds (fewer than 3 seeds marked), then every
     defended cell's verdict."""
-    defs = list(dict.fromkeys(p["defense"] for p in doc["points"]))
+    defs = defenses(doc)
     lines = ["| attack cell | " + " | ".join(defs) + " |", "|---" * (len(defs) + 1) + "|"]
     for cell in doc["cells"]:
         row = []
@@ -70,8 +62,8 @@ def compact_table(doc: dict) -> str:
             if not s:
                 row.append("–")
                 continue
-            text = " / ".join(str(_spread(s[k])) for k in ("harmful_rate", "borderline_over_refusal", "over_refusal"))
-            text += f" / task {_spread(s['task_accuracy'])}" if s.get("task_accuracy") else ""
+            text = " / ".join(spread(s[k], "()") for k in ("harmful_rate", "borderline_over_refusal", "over_refusal"))
+            text += f" / task {spread(s['task_accuracy'], '()')}" if s.get("task_accuracy") else ""
             n = s["harmful_rate"]["n_seeds"]
             text += f" [{n} seed{'s' if n > 1 else ''}]" if n < 3 else ""
             row.append(text)

@@ -16,13 +16,13 @@ def _pct(x: Optional[float]) -> str:
     return "–" if x is None else f"{100 * x:.0f}"
 
 
-def spread(stats: Optional[dict[str, float]]) -> str:
-    """'mean [min-max]' in percent; the bare value for one seed."""
+def spread(stats: Optional[dict[str, float]], brackets: str = "[]") -> str:
+    """'mean [min-max]' in percent; the bare value for one seed. `brackets="()"`: the README's style."""
     if not stats:
         return "–"
     if stats["n_seeds"] == 1:
         return f"{_pct(stats['mean'])}%"
-    return f"{_pct(stats['mean'])}% [{_pct(stats['min'])}–{_pct(stats['max'])}]"
+    return f"{_pct(stats['mean'])}% {brackets[0]}{_pct(stats['min'])}–{_pct(stats['max'])}{brackets[1]}"
 
 
 def defenses(doc: dict[str, Any]) -> list[str]:
