@@ -4,6 +4,7 @@
 - `safety-mix`: refusal examples mixed into the user's data (Qi et al. 2023).
 - `security-vectors`: the vectors on and frozen during fine-tuning, off afterwards (this project).
 - `adaptive-vectors`: the vectors adapted per job to the examples a screen flags (beyond the paper).
+- `delta-vectors`: vectors that undo the whole safety alignment (its SVD), from the pre-alignment weights.
 - `lisa`: alternating alignment / user steps with a proximal term (Huang et al. 2024).
 
 A new defense is one module here that registers a `Defense` subclass on `DEFENSES`, plus one
@@ -12,7 +13,7 @@ import line below.
 
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs, StaticInputs, build_defense
 
-from secvec.defenses import adaptive_vectors, lisa, none, safety_mix, security_vectors  # noqa: F401,E402  (register)
+from secvec.defenses import adaptive_vectors, delta_vectors, lisa, none, safety_mix, security_vectors  # noqa: F401,E402  (register)
 
 __all__ = ["DEFENSES", "Defense", "DefenseInputs", "StaticInputs", "build_defense", "available_defenses"]
 

@@ -44,6 +44,10 @@ class SecurityVectorsDefense(Defense):
 
     def prepare(self, inputs: DefenseInputs) -> None:
         self.vectors = inputs.security_vectors(self.recipe)
+        self.prepare_anchor(inputs)
+
+    def prepare_anchor(self, inputs: DefenseInputs) -> None:
+        """The anchor's pairs from the provider's alignment set (none without an anchor)."""
         if self.anchor:
             self.anchor_pairs = inputs.alignment_pairs()
             if self.anchor_data == "safe":
