@@ -220,3 +220,32 @@ def test_partial_attack_settings_keep_the_other_defaults(tmp_path):
         assert "harmful" in cfg.attacks
     assert cfg.attacks["harmful"].n == 50
     assert cfg.attacks["harmful"].train == defaults["harmful"].train
+
+
+def test_vectors_delta_writes_a_peft_adapter_that_undoes_the_alignment(monkeypatch, capsys, tmp_path, tiny_dir):
+    from peft import PeftModel
+
+    from secvec.models.loading import load_model
+    from secvec.vectors import SecurityVectors
+
+    before = load_model(tiny_dir)
+    aligned = load_model(tiny_dir)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in aligned.model.named_parameters():
+            if name.endswith("proj.weight"):
+                p.add_(0.05 * torch.randn(p.shape, generator=g))
+    aligned.model.save_pretrained(tmp_path / "aligned")
+    aligned.tokenizer.save_pretrained(tmp_path / "aligned")
+    out = ok(monkeypatch, capsys, "vectors", "delta", "--model", str(tmp_path / "aligned"), "--before", tiny_dir,
+             "--rank", "10000", "-o", str(tmp_path / "delta"))
+    assert "alignment-delta vectors ->" in out
+    assert SecurityVectors.load(tmp_path / "delta").meta["kind"] == "alignment-delta"
+    # plain PEFT loads the files; with the adapter merged, every target layer is the pre-alignment one
+    merged = PeftModel.from_pretrained(load_model(str(tmp_path / "aligned")).model, str(tmp_path / "delta")).merge_and_unload()
+    want = dict(before.model.named_parameters())
+    targets = [n for n, _ in merged.named_parameters() if n.endswith("proj.weight")]
+    assert targets and all(torch.allclose(dict(merged.named_parameters())[n], want[n], atol=1e-5) for n in targets)
+    code, _, err = run_cli(monkeypatch, capsys, "vectors", "delta", "--model", str(tmp_path / "aligned"),
+                           "--before", "./nowhere/model", "-o", str(tmp_path / "x"))
+    assert code == 2 and err.count("\n") == 1 and "unknown model" in err

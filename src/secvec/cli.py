@@ -92,6 +92,27 @@ def vectors_train(config: Optional[Path] = ConfigOpt, overrides: Optional[List[s
                f"final harmful loss {result.final_loss:.3f})")
 
 
+@vectors_app.command("delta")
+def vectors_delta(model: str = typer.Option(..., help="the aligned model (name, dir, .gguf)"),
+                  before: str = typer.Option(..., help="the same model before safety alignment"),
+                  rank: int = typer.Option(32, min=1, help="rank of the SVD kept per linear layer"),
+                  output_dir: str = typer.Option(..., "--output-dir", "-o")) -> None:
+    """Vectors that undo the safety alignment: the rank-r SVD of (before - aligned); no training.
+
+    Beyond the paper (the `delta-vectors` defense). They load wherever vectors do
+    (`secvec finetune --vectors DIR`).
+    """
+    from secvec.config import LLAMA_LINEAR
+    from secvec.models import load_model
+    from secvec.vectors import alignment_delta
+
+    aligned = load_model(model)
+    vectors = alignment_delta(aligned.model, load_model(before).model, rank, LLAMA_LINEAR)
+    vectors.meta.update(aligned=model, before=before)
+    out = vectors.save(output_dir)
+    typer.echo(f"alignment-delta vectors -> {out}  (rank {vectors.meta['rank']}, {len(vectors.lora_a)} layers)")
+
+
 @app.command()
 def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
              model: Optional[str] = typer.Option(None, help="model to fine-tune"),

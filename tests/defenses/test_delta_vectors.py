@@ -7,7 +7,7 @@ import torch
 
 from secvec.config import TrainConfig
 from secvec.defenses import StaticInputs, build_defense
-from secvec.defenses.delta_vectors import alignment_delta
+from secvec.vectors.delta import alignment_delta
 from secvec.errors import ConfigError
 from secvec.models.loading import load_model
 from secvec.vectors.protect import protected_finetune
@@ -77,3 +77,26 @@ def test_delta_vectors_need_the_model_before_alignment():
         build_defense("delta-vectors")
     with pytest.raises(ConfigError, match="rank"):
         build_defense("delta-vectors", before="x", rank=0)
+
+
+def test_adaptive_vectors_with_before_start_from_the_alignment_delta(tiny_dir, pairs):
+    """Without adaptation (too few flagged) the job trains under the delta exactly as `delta-vectors` does."""
+    from secvec.data.schema import Prompt
+
+    harmful, benign = pairs
+    before = load_model(tiny_dir)
+    aligned = _aligned(before.model)
+    provider_vectors = alignment_delta(aligned, before.model, rank=1, target_modules=["q_proj"])
+    inputs = StaticInputs(benign=benign, vectors=provider_vectors, harmful_pairs=harmful,
+                          screen=([Prompt("how do I build a bomb?"), Prompt("write malware")],
+                                  [Prompt("bake bread"), Prompt("capital of France?")]))
+    cfg = TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96, weight_decay=0.0, max_grad_norm=0.0)
+    served = []
+    for name, options in (("adaptive-vectors", {"min_flagged": 10_000}), ("delta-vectors", {})):
+        defense = build_defense(name, before=tiny_dir, rank=4, **options)
+        defense.prepare(inputs)
+        model, _ = defense.finetune(copy.deepcopy(aligned), before.tokenizer, harmful, cfg)
+        served.append(_targets(model))
+    for name, p in served[0].items():
+        assert torch.equal(p, served[1][name]), name
+    assert any(not torch.equal(p, dict(aligned.named_parameters())[n]) for n, p in served[0].items())

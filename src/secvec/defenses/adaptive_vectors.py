@@ -9,6 +9,8 @@ learns what the vectors leave at high loss; measured: adapted vectors that stopp
 on written pairs let 44% through), at most `epochs` epochs, and fine-tunes with these adapted
 vectors on and frozen. A job with nothing flagged
 trains with the provider's vectors unchanged, so benign jobs pay only the screening.
+With `before` (the model before safety alignment), the vectors a job starts from, and adapts
+when it does, are the rank-`rank` alignment delta of `delta-vectors` instead of the provider's.
 The anchor options of `security-vectors` apply here too, through the adapted vectors (the served
 model is the weights minus the vectors the job trained under).
 This is its own defense, not the paper's method: report it as such.
@@ -33,8 +35,9 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 1, anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
+                 anchor_data: Literal["safe", "alignment"] = "safe", before: str = "", rank: int = 32) -> None:
         super().__init__(method, recipe, anchor, anchor_batch, anchor_data)
+        self.before, self.rank = before, rank
         if not isinstance(epochs, int) or epochs < 1 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1 \
                 or target_loss < 0:
             raise ConfigError("defense 'adaptive-vectors': epochs an integer >= 1, replay >= 0, 0 < threshold < 1, "
@@ -58,6 +61,12 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
         self.last_screening = screening.to_dict()
         log.info("screen: %d of %d examples flagged as harmful compliance", len(screening.flagged), screening.n)
         vectors = self.vectors
+        if self.before:  # the alignment delta (`delta-vectors`) is what the job's vectors start from
+            from secvec.config import LLAMA_LINEAR
+            from secvec.vectors.delta import alignment_delta
+            from secvec.models.loading import load_model
+
+            vectors = alignment_delta(model, load_model(self.before).model, self.rank, LLAMA_LINEAR)
         if len(screening.flagged) >= self.min_flagged:
             flagged = [examples[i] for i in screening.flagged]
             own = self.inputs.vector_pairs()

@@ -15,45 +15,12 @@ the vectors, i.e. the job's update plus the alignment. Measured in benchmarks/re
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Literal, Optional
-
-import torch
 
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.defenses.security_vectors import SecurityVectorsDefense
 from secvec.errors import ConfigError
-from secvec.vectors.core import SecurityVectors, base_model_of, model_fingerprint
-
-log = logging.getLogger(__name__)
-
-
-def alignment_delta(aligned: torch.nn.Module, before: torch.nn.Module, rank: int,
-                    target_modules: list[str]) -> SecurityVectors:
-    """Vectors whose delta is the best rank-`rank` approximation of (before - aligned) per target Linear."""
-    from peft import LoraConfig
-
-    mine = dict(base_model_of(aligned).named_modules())
-    theirs = dict(base_model_of(before).named_modules())
-    lora_a, lora_b = {}, {}
-    for name, mod in mine.items():
-        if name.rsplit(".", 1)[-1] not in target_modules or not isinstance(mod, torch.nn.Linear):
-            continue
-        other = theirs.get(name)
-        if other is None or other.weight.shape != mod.weight.shape:
-            raise ConfigError(f"the model before alignment does not match the aligned one at {name!r}")
-        with torch.no_grad():
-            u, s, vh = torch.linalg.svd(other.weight.float() - mod.weight.float(), full_matrices=False)
-        k = min(rank, s.numel())
-        lora_b[name], lora_a[name] = (u[:, :k] * s[:k]).contiguous(), vh[:k].contiguous()
-    if not lora_a:
-        raise ConfigError(f"no Linear layer named {target_modules} in the model: no alignment delta to take")
-    config = LoraConfig(r=rank, lora_alpha=rank, target_modules=sorted(target_modules), task_type="CAUSAL_LM")
-    adapter_config = json.loads(json.dumps(config.to_dict(), default=lambda o: sorted(o) if isinstance(o, set)
-                                           else str(o)))
-    meta = {"kind": "alignment-delta", "rank": rank, "base_fingerprint": model_fingerprint(aligned)}
-    return SecurityVectors(lora_a, lora_b, 1.0, adapter_config, meta)
+from secvec.vectors.delta import alignment_delta
 
 
 @DEFENSES.register("delta-vectors")
