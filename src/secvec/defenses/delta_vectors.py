@@ -1,16 +1,18 @@
 """Alignment-delta vectors: security vectors that undo the safety alignment, not one answer style.
 
-Beyond the paper. Vectors trained on 100 harmful pairs memorize them: on the first four answer
-tokens the aligned model's loss on those pairs fell 1.73 -> 0.17, on held-out pairs of the same
-generator only 1.61 -> 0.79, and on other authors' harmful pairs hardly at all (written pairs
-3.15 -> 2.94, Gemma's answers 4.28 -> 3.72; the unaligned model has 2.17 and 2.87). A protected job
-learns whatever the vectors leave at high loss, so data they never saw teaches harm anyway.
-The provider that aligned the model also has its weights from before alignment. The rank-r SVD
-of (before - aligned) on the vectors' linear layers is a LoRA delta under which the aligned
-model answers harmful text about as the unaligned one does, whoever wrote it (rank 32: 2.21 and
-3.00 on those pairs). A job trained with it on learns at a point where harmful compliance needs
-no learning; the served model is the job's weights with the alignment delta taken back out of
-the vectors, i.e. the job's update plus the alignment. Measured in benchmarks/results (v12).
+Beyond the paper. Trained vectors memorize their 100 pairs: on the first four answer tokens the
+aligned model's loss on them falls 1.73 -> 0.17, on the same generator's answers to other prompts
+only 1.61 -> 0.79, on other authors' pairs hardly (written 3.15 -> 2.94, Gemma 4.28 -> 3.72).
+The provider that aligned the model also has its weights from before alignment. The rank-r SVD of
+(before - aligned) on the vectors' linear layers is a LoRA delta under which the aligned model
+opens harmful answers as the unaligned one did (rank 32: 0.87, 2.21, 3.00; unaligned 0.97, 2.17,
+2.87). A job trained with it on takes its gradient where compliance is already the model's
+behaviour; the served model is the job's update added to the aligned weights.
+
+Measured (3 seeds, bundled model): it holds the vectors' source at any optimiser tried (lr x3, a
+LoRA attacker: 0%) with no added refusal, where trained vectors leak or refuse; it does not hold
+data in another style, benign drift or identity shifts (the job's update, added back to the
+aligned weights, still overrides refusal there). benchmarks/results/2026-11-27-cpu2-matrix-v13.
 """
 
 from __future__ import annotations
