@@ -60,8 +60,8 @@ def test_served_model_is_the_jobs_update_from_before_plus_the_alignment(tiny_dir
     aligned = _aligned(before.model)
     start = {n: p.detach().clone() for n, p in _targets(aligned).items()}
     cfg = TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96, weight_decay=0.0, max_grad_norm=0.0)
-    defense = build_defense("delta-vectors", before=tiny_dir, rank=10_000)
-    defense.prepare(StaticInputs(benign=benign))
+    defense = build_defense("delta-vectors", rank=10_000)  # `before` from the provider's inputs
+    defense.prepare(StaticInputs(benign=benign, before=tiny_dir))
     served, _ = defense.finetune(aligned, before.tokenizer, harmful, cfg)
     vanilla, _ = protected_finetune(copy.deepcopy(before.model), before.tokenizer, harmful, cfg)
     moved = 0
@@ -74,7 +74,7 @@ def test_served_model_is_the_jobs_update_from_before_plus_the_alignment(tiny_dir
 
 def test_delta_vectors_need_the_model_before_alignment():
     with pytest.raises(ConfigError, match="before safety alignment"):
-        build_defense("delta-vectors")
+        build_defense("delta-vectors").prepare(StaticInputs())
     with pytest.raises(ConfigError, match="rank"):
         build_defense("delta-vectors", before="x", rank=0)
 

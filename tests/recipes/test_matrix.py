@@ -129,3 +129,14 @@ def test_matrix_in_two_processes_writes_cells_in_order_as_they_finish(tiny_dir, 
     again = run_matrix(cfg.model_copy(update={"workers": 1}))
     assert again["parallel"] == {"workers": 1, "tasks": 0}
     assert [p["harmful_rate"] for p in again["points"]] == [p["harmful_rate"] for p in doc["points"]]
+
+
+def test_delta_vectors_take_the_experiments_own_pre_alignment_model(tiny_dir, tmp_path):
+    """No `before` option: the experiment aligned its base model, so the defense starts from that."""
+    cfg = tiny_matrix(tiny_dir, tmp_path, defenses=["none", "delta-vectors"], seeds=[0], only_cells=["gen"])
+    doc = run_matrix(cfg)
+    assert not doc["errors"]
+    vanilla, delta = doc["points"]
+    assert delta["defense"] == "delta-vectors"
+    # the protected job trained at the pre-alignment weights: its loss curve is not the vanilla one
+    assert delta["final_loss"] != pytest.approx(vanilla["final_loss"], abs=1e-4)

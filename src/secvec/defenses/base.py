@@ -51,6 +51,10 @@ class DefenseInputs(Protocol):
         """(harmful, benign) prompts to fit a harmful-request screen on."""
         ...
 
+    def pre_alignment_model(self) -> Optional[str]:
+        """The model before safety alignment (what `load_model` takes), where the provider has it."""
+        ...
+
 
 @dataclass
 class StaticInputs:
@@ -61,6 +65,7 @@ class StaticInputs:
     vectors: Optional[SecurityVectors] = None
     harmful_pairs: list[Example] = field(default_factory=list)
     screen: tuple[list[Prompt], list[Prompt]] = field(default_factory=lambda: ([], []))
+    before: Optional[str] = None
 
     def vector_pairs(self) -> list[Example]:
         return list(self.harmful_pairs)
@@ -73,6 +78,9 @@ class StaticInputs:
 
     def refusal_pairs(self) -> list[Example]:
         return list(self.refusals)
+
+    def pre_alignment_model(self) -> Optional[str]:
+        return self.before
 
     def alignment_pairs(self) -> list[Example]:
         return list(self.refusals) + list(self.benign)

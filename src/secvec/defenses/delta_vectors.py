@@ -27,7 +27,8 @@ from secvec.vectors.delta import alignment_delta
 
 @DEFENSES.register("delta-vectors")
 class DeltaVectorsDefense(SecurityVectorsDefense):
-    """`before`: the model before safety alignment (a name or path `load_model` takes); `rank` of the delta.
+    """`before`: the model before safety alignment (a name or path `load_model` takes; default: the
+    provider's own, which an experiment has since it aligned it); `rank` of the delta.
 
     The anchor options of `security-vectors` apply, through the delta vectors.
     """
@@ -38,15 +39,16 @@ class DeltaVectorsDefense(SecurityVectorsDefense):
         from secvec.config import LLAMA_LINEAR
 
         super().__init__("merge", None, anchor, anchor_batch, anchor_data)
-        if not before:
-            raise ConfigError("defense 'delta-vectors' needs `before`: the model before safety alignment "
-                              "(a bundled name or a path)")
         if not isinstance(rank, int) or rank < 1:
             raise ConfigError("defense 'delta-vectors': rank must be an integer >= 1")
         self.before, self.rank = before, rank
         self.target_modules = list(target_modules or LLAMA_LINEAR)
 
     def prepare(self, inputs: DefenseInputs) -> None:
+        self.before = self.before or inputs.pre_alignment_model() or ""
+        if not self.before:
+            raise ConfigError("defense 'delta-vectors' needs the model before safety alignment: give its name "
+                              "or path as the option `before`")
         self.prepare_anchor(inputs)
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):

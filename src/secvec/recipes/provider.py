@@ -86,6 +86,11 @@ class ExperimentInputs:
     def benign_pairs(self) -> list[Example]:
         return load_examples(self.synth.dir / "benign_pairs.jsonl")
 
+    def pre_alignment_model(self) -> Optional[str]:
+        """The experiment aligned its base model itself, so it has the weights from before."""
+        self.used["pre_alignment_model"] = self.exp.base_id
+        return self.exp.cfg.model.name
+
     def screen_prompts(self) -> tuple[list[Prompt], list[Prompt]]:
         """(harmful, benign) prompts the provider owns, for a harmful-request screen; none are evaluated."""
         from secvec.data.builtin import benign_prompts, borderline_prompts
