@@ -9,10 +9,11 @@ opens harmful answers as the unaligned one did (rank 32: 0.87, 2.21, 3.00; unali
 2.87). A job trained with it on takes its gradient where compliance is already the model's
 behaviour; the served model is the job's update added to the aligned weights.
 
-Measured (3 seeds, bundled model): it holds the vectors' source at any optimiser tried (lr x3, a
-LoRA attacker: 0%) with no added refusal, where trained vectors leak or refuse; it does not hold
-data in another style, benign drift or identity shifts (the job's update, added back to the
-aligned weights, still overrides refusal there). benchmarks/results/2026-11-27-cpu2-matrix-v13.
+Measured (3 seeds, bundled model): it holds the generator's data at lr x1 and x3, 3 epochs and
+a LoRA attacker (0-2%) with no added refusal, where trained vectors leak or refuse, but not at
+lr x10 (27%); it does not hold data in another style, benign drift or identity shifts (the
+job's update, added back to the aligned weights, still overrides refusal there).
+benchmarks/results/2026-11-27-cpu2-matrix-v13.
 """
 
 from __future__ import annotations
