@@ -228,15 +228,11 @@ def test_vectors_delta_writes_a_peft_adapter_that_undoes_the_alignment(monkeypat
     from secvec.models.loading import load_model
     from secvec.vectors import SecurityVectors
 
+    from tests.defenses.test_delta_vectors import _aligned
+
     before = load_model(tiny_dir)
-    aligned = load_model(tiny_dir)
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, p in aligned.model.named_parameters():
-            if name.endswith("proj.weight"):
-                p.add_(0.05 * torch.randn(p.shape, generator=g))
-    aligned.model.save_pretrained(tmp_path / "aligned")
-    aligned.tokenizer.save_pretrained(tmp_path / "aligned")
+    _aligned(before.model).save_pretrained(tmp_path / "aligned")
+    before.tokenizer.save_pretrained(tmp_path / "aligned")
     out = ok(monkeypatch, capsys, "vectors", "delta", "--model", str(tmp_path / "aligned"), "--before", tiny_dir,
              "--rank", "10000", "-o", str(tmp_path / "delta"))
     assert "alignment-delta vectors ->" in out

@@ -104,10 +104,9 @@ def vectors_delta(model: str = typer.Option(..., help="the aligned model (name, 
     """
     from secvec.config import LLAMA_LINEAR
     from secvec.models import load_model
-    from secvec.vectors import alignment_delta
+    from secvec.vectors.delta import delta_from
 
-    aligned = load_model(model)
-    vectors = alignment_delta(aligned.model, load_model(before).model, rank, LLAMA_LINEAR)
+    vectors = delta_from(load_model(model).model, before, rank, LLAMA_LINEAR)
     vectors.meta.update(aligned=model, before=before)
     out = vectors.save(output_dir)
     typer.echo(f"alignment-delta vectors -> {out}  (rank {vectors.meta['rank']}, {len(vectors.lora_a)} layers)")

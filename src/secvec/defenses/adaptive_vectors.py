@@ -63,10 +63,9 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
         vectors = self.vectors
         if self.before:  # the alignment delta (`delta-vectors`) is what the job's vectors start from
             from secvec.config import LLAMA_LINEAR
-            from secvec.vectors.delta import alignment_delta
-            from secvec.models.loading import load_model
+            from secvec.vectors.delta import delta_from
 
-            vectors = alignment_delta(model, load_model(self.before).model, self.rank, LLAMA_LINEAR)
+            vectors = delta_from(model, self.before, self.rank, LLAMA_LINEAR)
         if len(screening.flagged) >= self.min_flagged:
             flagged = [examples[i] for i in screening.flagged]
             own = self.inputs.vector_pairs()

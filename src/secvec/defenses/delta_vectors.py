@@ -23,7 +23,7 @@ from typing import Literal, Optional
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.defenses.security_vectors import SecurityVectorsDefense
 from secvec.errors import ConfigError
-from secvec.vectors.delta import alignment_delta
+from secvec.vectors.delta import delta_from
 
 
 @DEFENSES.register("delta-vectors")
@@ -53,8 +53,6 @@ class DeltaVectorsDefense(SecurityVectorsDefense):
         self.prepare_anchor(inputs)
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
-        from secvec.models.loading import load_model
-
         # Taken from the model this job starts from (a second job's delta also undoes the first job).
-        self.vectors = alignment_delta(model, load_model(self.before).model, self.rank, self.target_modules)
+        self.vectors = delta_from(model, self.before, self.rank, self.target_modules)
         return super().finetune(model, tokenizer, examples, cfg, progress)

@@ -9,12 +9,10 @@ which the provider that aligned the model has. The result is an ordinary `Securi
 
 from __future__ import annotations
 
-import json
-
 import torch
 
 from secvec.errors import ConfigError
-from secvec.vectors.core import SecurityVectors, base_model_of, model_fingerprint
+from secvec.vectors.core import SecurityVectors, _jsonable, base_model_of, model_fingerprint
 
 
 def alignment_delta(aligned: torch.nn.Module, before: torch.nn.Module, rank: int,
@@ -45,7 +43,12 @@ def alignment_delta(aligned: torch.nn.Module, before: torch.nn.Module, rank: int
         lora_a[name] = torch.zeros(rank, vh.shape[1])
         lora_b[name][:, :k], lora_a[name][:k] = u[:, :k] * s[:k], vh[:k]
     config = LoraConfig(r=rank, lora_alpha=rank, target_modules=sorted(target_modules), task_type="CAUSAL_LM")
-    adapter_config = json.loads(json.dumps(config.to_dict(), default=lambda o: sorted(o) if isinstance(o, set)
-                                           else str(o)))
     meta = {"kind": "alignment-delta", "rank": rank, "base_fingerprint": model_fingerprint(aligned)}
-    return SecurityVectors(lora_a, lora_b, 1.0, adapter_config, meta)
+    return SecurityVectors(lora_a, lora_b, 1.0, _jsonable(config.to_dict()), meta)
+
+
+def delta_from(aligned: torch.nn.Module, before: str, rank: int, target_modules: list[str]) -> SecurityVectors:
+    """`alignment_delta` against the pre-alignment model named `before` (what `load_model` takes)."""
+    from secvec.models.loading import load_model
+
+    return alignment_delta(aligned, load_model(before).model, rank, target_modules)
