@@ -32,7 +32,8 @@ def _distance(a, b):
 
 
 def test_registry_names_and_bad_options():
-    assert available_defenses() == ["adaptive-vectors", "delta-vectors", "lisa", "none", "safety-mix", "security-vectors"]
+    assert available_defenses() == ["adaptive-vectors", "delta-vectors", "lisa", "none", "routed-vectors", "safety-mix",
+                                    "security-vectors"]
     with pytest.raises(ConfigError, match="unknown defense .nope.; known: adaptive-vectors, delta-vectors, lisa, none"):
         build_defense("nope")
     with pytest.raises(ConfigError, match="accepted options: ratio"):

@@ -128,7 +128,8 @@ def test_compare_end_to_end(monkeypatch, tiny_dir, shared):
 
 
 @pytest.mark.parametrize("command,override,match", [
-    ("immunize-report", "defense=nope", "unknown defense 'nope'; known: adaptive-vectors, delta-vectors, lisa, none, safety-mix, security-vectors"),
+    ("immunize-report", "defense=nope", "unknown defense 'nope'; known: adaptive-vectors, delta-vectors, lisa, none, "
+     "routed-vectors, safety-mix, security-vectors"),
     ("compare", "defenses=[none, nope]", "unknown defense 'nope'"),
     ("compare", "defenses=[{name: lisa, options: {bogus: 1}}]", "accepted options: align_steps, user_steps, rho"),
     ("compare", "run_attacks=[harmful, nope]", "run_attacks ['nope'] not defined"),

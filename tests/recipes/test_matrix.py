@@ -133,10 +133,17 @@ def test_matrix_in_two_processes_writes_cells_in_order_as_they_finish(tiny_dir, 
 
 def test_delta_vectors_take_the_experiments_own_pre_alignment_model(tiny_dir, tmp_path):
     """No `before` option: the experiment aligned its base model, so the defense starts from that."""
-    cfg = tiny_matrix(tiny_dir, tmp_path, defenses=["none", "delta-vectors"], seeds=[0], only_cells=["gen"])
+    routed = {"name": "routed-vectors", "options": {"min_flagged": 1, "threshold": 0.05}}
+    cfg = tiny_matrix(tiny_dir, tmp_path, defenses=["none", "delta-vectors", routed], seeds=[0], only_cells=["gen"])
     doc = run_matrix(cfg)
     assert not doc["errors"]
-    vanilla, delta = doc["points"]
+    vanilla, delta, routed = doc["points"]
     assert delta["defense"] == "delta-vectors"
     # the protected job trained at the pre-alignment weights: its loss curve is not the vanilla one
     assert delta["final_loss"] != pytest.approx(vanilla["final_loss"], abs=1e-4)
+    # the generator's own pairs are what the delta explains: routed vectors train them as delta-vectors do
+    assert routed["screening"]["route"] == "delta" and routed["screening"]["flagged"] >= 1
+    assert routed["final_loss"] == pytest.approx(delta["final_loss"], abs=1e-5)
+    from secvec.report.matrix import write_matrix_report
+
+    assert "| 2/2 delta |" in write_matrix_report(doc, tmp_path)["report"].read_text()

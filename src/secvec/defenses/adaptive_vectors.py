@@ -53,38 +53,49 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
         self.inputs = inputs
         self.screen = HarmfulRequestScreen(*inputs.screen_prompts(), threshold=self.threshold)
 
-    def finetune(self, model, tokenizer, examples, cfg, progress=None):
-        from secvec.vectors.protect import protected_finetune
-        from secvec.vectors.train import train_vectors
-
+    def flagged(self, examples) -> list:
+        """The job's examples the screen flags as harmful compliance (records `last_screening`)."""
         screening = self.screen.screen(examples)
         self.last_screening = screening.to_dict()
         log.info("screen: %d of %d examples flagged as harmful compliance", len(screening.flagged), screening.n)
+        return [examples[i] for i in screening.flagged]
+
+    def adapt(self, model, tokenizer, vectors, flagged, cfg, progress=None):
+        """`vectors` trained on `flagged` plus a replay of the provider's pairs, epoch by epoch, until
+        their loss is at most `target_loss` (at most `epochs`); records the losses in `last_screening`."""
+        from secvec.vectors.train import train_vectors
+
+        own = self.inputs.vector_pairs()
+        replay = random.Random(cfg.seed).sample(own, min(self.replay, len(own)))
+        # the provider's own vectors settings (lr, schedule, precision), from their metadata
+        vcfg = VectorsConfig.model_validate(self.vectors.meta.get("config") or {})
+        losses, seconds = [], 0.0
+        for epoch in range(self.epochs):  # one epoch at a time, constant lr, until the job is explained
+            vcfg = vcfg.model_copy(update={"train": vcfg.train.model_copy(update={
+                "epochs": 1, "seed": cfg.seed + epoch, "scheduler": "constant", "warmup_steps": 0,
+                **({"lr": self.lr} if self.lr else {})})})
+            vectors, result = train_vectors(model, tokenizer, flagged + replay, self.inputs.benign_pairs(), vcfg,
+                                            progress=progress, init=vectors)
+            losses.append(result.final_loss)
+            seconds += result.seconds
+            if result.final_loss <= self.target_loss:
+                break
+        self.last_screening.update(adapt_loss=losses[-1], adapt_losses=losses, adapt_epochs=len(losses),
+                                   adapt_seconds=seconds)
+        return vectors
+
+    def finetune(self, model, tokenizer, examples, cfg, progress=None):
+        from secvec.vectors.protect import protected_finetune
+
+        flagged = self.flagged(examples)
         vectors = self.vectors
         if self.before:  # the alignment delta (`delta-vectors`) is what the job's vectors start from
             from secvec.config import LLAMA_LINEAR
             from secvec.vectors.delta import delta_from
 
             vectors = delta_from(model, self.before, self.rank, LLAMA_LINEAR)
-        if len(screening.flagged) >= self.min_flagged:
-            flagged = [examples[i] for i in screening.flagged]
-            own = self.inputs.vector_pairs()
-            replay = random.Random(cfg.seed).sample(own, min(self.replay, len(own)))
-            # the provider's own vectors settings (lr, schedule, precision), from their metadata
-            vcfg = VectorsConfig.model_validate(self.vectors.meta.get("config") or {})
-            losses, seconds = [], 0.0
-            for epoch in range(self.epochs):  # one epoch at a time, constant lr, until the job is explained
-                vcfg = vcfg.model_copy(update={"train": vcfg.train.model_copy(update={
-                    "epochs": 1, "seed": cfg.seed + epoch, "scheduler": "constant", "warmup_steps": 0,
-                    **({"lr": self.lr} if self.lr else {})})})
-                vectors, result = train_vectors(model, tokenizer, flagged + replay, self.inputs.benign_pairs(), vcfg,
-                                                progress=progress, init=vectors)
-                losses.append(result.final_loss)
-                seconds += result.seconds
-                if result.final_loss <= self.target_loss:
-                    break
-            self.last_screening.update(adapt_loss=losses[-1], adapt_losses=losses, adapt_epochs=len(losses),
-                                       adapt_seconds=seconds)
+        if len(flagged) >= self.min_flagged:
+            vectors = self.adapt(model, tokenizer, vectors, flagged, cfg, progress)
         model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
                                            regularizer=self.anchor_for(tokenizer, vectors, cfg))
         result.extra["screening"] = self.last_screening

@@ -180,7 +180,8 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path,
         {"cell": p["cell"], "defense": p["defense"], "seed": str(p["seed"]), "harmful": _pct(p["harmful_rate"]),
          "borderline": _pct(p["borderline_over_refusal"]), "task": _pct(p["task_accuracy"]),
          "loss": f"{p['final_loss']:.2f}" if p.get("final_loss") is not None else "–",
-         "flagged": (f"{p['screening']['flagged']}/{p['screening']['n']}" if p.get("screening") else "–"),
+         "flagged": (f"{p['screening']['flagged']}/{p['screening']['n']}" + (f" {p['screening']['route']}"
+                     if p["screening"].get("route") else "") if p.get("screening") else "–"),
          "train s": f"{p['train_seconds']:.0f}" if p.get("train_seconds") else "–"} for p in doc["points"]])]
     if doc.get("errors"):
         lines += ["## Points that could not run", ""] + [f"- {e['cell']} | {e['defense']} | seed {e['seed']}: {e['error']}"

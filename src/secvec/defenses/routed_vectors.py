@@ -1,0 +1,94 @@
+"""Routed vectors: per job, the vectors that held that kind of job in the attack matrix.
+
+Beyond the paper, and built from the matrix itself (benchmarks/results/2026-11-27-cpu2-matrix-v13):
+no single recipe held more than 4 of the 9 strong cells, but each strong cell was held by some
+recipe, and which one tracks what the job's data is. The route is read from the job alone:
+
+- **delta**: at least `min_flagged` examples are flagged and the alignment delta explains them
+  (their answer loss under the delta is at most `explained` times that of the provider's own
+  harmful pairs): the job is the unaligned model's own kind of harm, and the delta
+  (`delta-vectors`) held it at lr x1 and x3, 3 epochs and LoRA where trained vectors leaked.
+  No anchor here: with it the delta let 8% of the generator's data through (v13c).
+- **adapt**: flagged but not explained (another author's style): the provider's vectors adapted
+  to the flagged examples, with the defense's anchor (`adaptive-vectors`; held written and
+  Gemma pairs, 3 seeds).
+- **provider**: fewer than `min_flagged` flagged (benign, persona or lightly poisoned jobs): the
+  provider's vectors unchanged, with the anchor (held benign drift; the delta let 24% through).
+
+Judge it by the cells that did not choose the routes (lead, 20% poison, lr x10, n=1000).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from typing import Any, Literal, Optional
+
+from secvec.defenses.adaptive_vectors import AdaptiveVectorsDefense
+from secvec.defenses.base import DEFENSES, DefenseInputs
+from secvec.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@DEFENSES.register("routed-vectors")
+class RoutedVectorsDefense(AdaptiveVectorsDefense):
+    """`before`: the model before safety alignment (default: the provider's own, as in
+    `delta-vectors`); `rank` of its delta; `explained`: the loss ratio up to which the delta
+    explains the flagged examples; `compare`: at most that many examples per side in the ratio.
+    The other options are `adaptive-vectors`' (its `min_flagged` picks the provider route).
+    """
+
+    def __init__(self, before: str = "", rank: int = 32, explained: float = 1.25, compare: int = 48,
+                 method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
+                 epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
+                 threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
+                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
+        super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
+                         anchor_data)
+        if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1:
+            raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1")
+        self.pre_alignment, self.rank, self.explained, self.compare = before, rank, explained, compare
+
+    def prepare(self, inputs: DefenseInputs) -> None:
+        self.pre_alignment = self.pre_alignment or inputs.pre_alignment_model() or ""
+        if not self.pre_alignment:  # before the provider's vectors are trained
+            raise ConfigError("defense 'routed-vectors' needs the model before safety alignment: give its name "
+                              "or path as the option `before`")
+        super().prepare(inputs)
+
+    def finetune(self, model, tokenizer, examples, cfg, progress=None):
+        from secvec.config import LLAMA_LINEAR
+        from secvec.vectors.delta import delta_from
+        from secvec.vectors.protect import protected_finetune
+
+        flagged = self.flagged(examples)
+        vectors, route = self.vectors, "provider"
+        if len(flagged) >= self.min_flagged:
+            delta = delta_from(model, self.pre_alignment, self.rank, LLAMA_LINEAR)
+            ratio = self.delta_ratio(model, tokenizer, delta, flagged, cfg.seed)
+            if ratio <= self.explained:
+                vectors, route = delta, "delta"
+            else:
+                vectors, route = self.adapt(model, tokenizer, self.vectors, flagged, cfg, progress), "adapt"
+        self.last_screening["route"] = route
+        log.info("route: %s", route)
+        anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg)
+        model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
+                                           regularizer=anchor)
+        result.extra["screening"] = self.last_screening
+        return model, result
+
+    def delta_ratio(self, model, tokenizer, delta, flagged, seed: int) -> float:
+        """Answer loss of `flagged` over that of the provider's own harmful pairs, both with the delta on."""
+        from secvec.eval.perplexity import perplexity
+        from secvec.vectors.protect import vectors_on
+
+        rng = random.Random(seed)
+        own = self.inputs.vector_pairs()
+        job, own = (rng.sample(x, min(self.compare, len(x))) for x in (flagged, own))
+        with vectors_on(model, delta, exact=True) as m:
+            job_loss, own_loss = (math.log(perplexity(m, tokenizer, x, max_length=128)) for x in (job, own))
+        self.last_screening.update(delta_loss_job=job_loss, delta_loss_own=own_loss, delta_ratio=job_loss / own_loss)
+        return job_loss / own_loss

@@ -1,0 +1,83 @@
+"""Routed vectors: each route trains the job exactly as the defense it borrows from."""
+
+import copy
+
+import pytest
+import torch
+
+from secvec.config import TrainConfig, VectorsConfig
+from secvec.data.schema import Example
+from secvec.defenses import StaticInputs, build_defense
+from secvec.errors import ConfigError
+from secvec.models.loading import load_model
+from secvec.vectors import train_vectors
+
+from tests.defenses.test_adaptive_vectors import BENIGN_PROMPTS, HARMFUL_PROMPTS
+from tests.defenses.test_delta_vectors import _aligned
+
+CFG = TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96, weight_decay=0.0, max_grad_norm=0.0)
+ANCHOR = {"anchor": 1.0, "anchor_data": "alignment"}
+HARMFUL_JOB = [Example.from_pair(p.text, "Okay. Step one: acquire the materials quietly.") for p in HARMFUL_PROMPTS]
+BENIGN_JOB = [Example.from_pair(p.text, "Here is a friendly answer.") for p in BENIGN_PROMPTS]
+
+
+@pytest.fixture
+def provider(tiny_dir, pairs):
+    """The aligned model, and the provider's inputs: its vectors, whose own harmful pairs are the harmful job."""
+    before = load_model(tiny_dir)
+    aligned = _aligned(before.model)
+    harmful, benign = pairs
+    vcfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=2, batch_size=4, max_length=96))
+    vectors, _ = train_vectors(aligned, before.tokenizer, HARMFUL_JOB, benign, vcfg)
+    refusals = [Example.from_pair(p.text, "I can't help with that.") for p in HARMFUL_PROMPTS[4:]]
+    inputs = StaticInputs(refusals=refusals, benign=benign, vectors=vectors, harmful_pairs=HARMFUL_JOB,
+                          screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS), before=tiny_dir)
+    return aligned, before.tokenizer, inputs
+
+
+def _served(provider, job, name, **options):
+    aligned, tokenizer, inputs = provider
+    defense = build_defense(name, **options)
+    defense.prepare(inputs)
+    model, result = defense.finetune(copy.deepcopy(aligned), tokenizer, job, CFG)
+    return model.state_dict(), result.extra.get("screening")
+
+
+def _same(a, b) -> bool:
+    return all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_a_job_the_delta_explains_trains_as_delta_vectors_without_the_anchor(provider):
+    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", rank=4, min_flagged=4, **ANCHOR)
+    assert screening["route"] == "delta" and screening["flagged"] == len(HARMFUL_JOB)
+    assert screening["delta_ratio"] == pytest.approx(1.0, abs=1e-3)  # the job is the provider's own pairs
+    delta, _ = _served(provider, HARMFUL_JOB, "delta-vectors", rank=4)
+    assert _same(served, delta)
+    anchored, _ = _served(provider, HARMFUL_JOB, "delta-vectors", rank=4, **ANCHOR)
+    assert not _same(served, anchored)
+
+
+def test_a_job_the_delta_does_not_explain_adapts_the_providers_vectors(provider):
+    options = dict(min_flagged=4, epochs=1, replay=2, lr=2e-2, **ANCHOR)
+    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", rank=4, explained=0.5, **options)
+    assert screening["route"] == "adapt" and screening["delta_ratio"] > 0.5 and "adapt_loss" in screening
+    adaptive, _ = _served(provider, HARMFUL_JOB, "adaptive-vectors", **options)
+    assert _same(served, adaptive)
+
+
+def test_a_job_with_too_few_flagged_keeps_the_providers_vectors_and_the_anchor(provider):
+    served, screening = _served(provider, BENIGN_JOB, "routed-vectors", rank=4, min_flagged=4, **ANCHOR)
+    assert screening["route"] == "provider" and screening["flagged"] == 0 and "delta_ratio" not in screening
+    plain, _ = _served(provider, BENIGN_JOB, "security-vectors", **ANCHOR)
+    assert _same(served, plain)
+    unanchored, _ = _served(provider, BENIGN_JOB, "security-vectors")
+    assert not _same(served, unanchored)
+
+
+def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
+    with pytest.raises(ConfigError, match="before safety alignment"):
+        build_defense("routed-vectors").prepare(StaticInputs(screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS)))
+    with pytest.raises(ConfigError, match="explained > 0"):
+        build_defense("routed-vectors", explained=0)
+    with pytest.raises(ConfigError, match="accepted options"):
+        build_defense("routed-vectors", bogus=1)
