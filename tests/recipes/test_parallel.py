@@ -48,3 +48,19 @@ def test_a_worker_exits_when_its_parent_is_killed(tmp_path):
         assert not _alive(worker)
     finally:
         parent.kill()
+
+
+def test_plan_puts_vectors_first_and_the_evaluate_only_defended_points_last():
+    from secvec.recipes.experiment import AttackPlan
+    from secvec.recipes.parallel import plan_tasks
+    from secvec.recipes.provider import Point
+
+    attack = AttackPlan(type="harmful", n=4)
+    points = [Point("aligned"), Point("vectors on", vectors_on=True), Point("harmful FT", attack=attack),
+              Point("harmful FT + vectors", "security-vectors", attack=attack),
+              Point("benign FT + vectors", "security-vectors", attack=attack.model_copy(update={"type": "benign"}))]
+    tasks = plan_tasks(points)
+    assert [(t.point.label, t.prepare_only) for t in tasks] == [
+        ("vectors on", True), ("aligned", False), ("harmful FT", False), ("harmful FT + vectors", False),
+        ("benign FT + vectors", False), ("vectors on", False)]
+    assert [t.point.label for t in plan_tasks(points, keep_order=True)][1:] == [p.label for p in points]

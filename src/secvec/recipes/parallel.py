@@ -9,7 +9,10 @@ run, computes it and reports its error the usual way). Stages are locked while c
 processes that need the same vectors train them once.
 
 Order matters with two workers: the defenses' own stages (the vectors) go first, so the
-points that need them rarely wait; vanilla points follow, then the defended ones.
+points that need them rarely wait; vanilla points follow, then the defended ones, those that
+fine-tune before those that only evaluate (the short ones fill the end: in the demo the worker
+that trained the vectors otherwise evaluated "vectors on" first and finished the batch ~10 s
+after the other, estimated from the stage times of benchmarks/results/2026-11-27-cpu2-demo-v7).
 """
 
 from __future__ import annotations
@@ -129,7 +132,8 @@ def cached(provider: Provider, point: Point, prepare_only: bool = False) -> bool
 
 
 def plan_tasks(points: Sequence[Point], keep_order: bool = False) -> list[Task]:
-    """Defense stages first (one task per distinct need), then vanilla points, then defended ones.
+    """Defense stages first (one task per distinct need), then vanilla points, then defended ones
+    (those with an attack before those without).
 
     `keep_order`: after the defense stages, the points in the given order (a matrix passes them
     cell by cell, so the first cells finish first and their report is written early).
@@ -145,7 +149,7 @@ def plan_tasks(points: Sequence[Point], keep_order: bool = False) -> list[Task]:
     if keep_order:
         return list(prepares.values()) + [Task(p) for p in points]
     vanilla = [Task(p) for p in points if _prepare_key(p) is None]
-    defended = [Task(p) for p in points if _prepare_key(p) is not None]
+    defended = sorted((Task(p) for p in points if _prepare_key(p) is not None), key=lambda t: t.point.attack is None)
     return list(prepares.values()) + vanilla + defended
 
 
