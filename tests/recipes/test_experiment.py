@@ -34,7 +34,8 @@ def test_experiment_runs_caches_and_reports(tiny_dir, tmp_path, monkeypatch):
     for col in results["columns"]:
         ev = col["eval"]
         assert ev["n_harmful"] == 6 and 0 <= ev["harm"]["keyword"]["harmful_rate"] <= 1
-        assert ev["over_refusal"] is not None
+        # refusal of safe prompts is measured everywhere but in the vectors-on check (a harm check)
+        assert (ev["over_refusal"] is None) == (ev["borderline_over_refusal"] is None) == col["vectors_on"]
         # the task is scored where it means something, not after a harmful attack or with vectors on
         scored = col["attack"] not in ("harmful",) and not col["vectors_on"]
         assert (ev["task_accuracy"] is not None) == scored and ev["n_task"] == (3 if scored else 0)

@@ -283,9 +283,12 @@ class Provider:
         if point.measure == "task":
             result, records = self._task_only(model, lm.tokenizer, f"{point.label}: evaluate")
         else:
+            # the vectors-on check asks only whether they make the model harmful: no refusal prompts
+            # (a third of the demo's critical path after the vectors, for figures nobody reads)
+            unasked = {"benign": [], "borderline": []} if point.vectors_on else {}
             with vectors_on(model, self._check_vectors, exact=True) as m:
                 result, records = exp.evaluate(m, lm.tokenizer, harmful, label=f"{point.label}: evaluate",
-                                               with_task=point.measure == "all")
+                                               with_task=point.measure == "all", **unasked)
         ppl = perplexity(model, lm.tokenizer, point.heldout) if point.heldout else None
         return {"defense": defense.describe(), "attack": point.attack.model_dump() if point.attack else None,
                 "train": train_info, "eval": result.to_dict(), "perplexity": ppl}, records
