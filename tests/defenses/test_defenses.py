@@ -119,7 +119,7 @@ def test_anchor_trains_the_vectors_off_model_on_safe_answers_only(tiny, pairs, r
     whole = build_defense("security-vectors", anchor=1.0, anchor_data="alignment")
     whole.prepare(StaticInputs(vectors=vectors, refusals=refusals, benign=benign))
     assert whole.anchor_pairs == refusals + benign
-    with pytest.raises(ConfigError, match="anchor_data must be safe or alignment"):
+    with pytest.raises(ConfigError, match="anchor_data must be one of safe, alignment, recovery"):
         build_defense("security-vectors", anchor=1.0, anchor_data="all")
     cfg = CFG.model_copy(update={"max_steps": 4})
     anchored, result = defense.finetune(copy.deepcopy(base), tiny.tokenizer, harmful, cfg)
@@ -130,6 +130,28 @@ def test_anchor_trains_the_vectors_off_model_on_safe_answers_only(tiny, pairs, r
         assert lm_loss(anchored, safe) < lm_loss(plain, safe)
     with pytest.raises(ConfigError, match="anchor needs the merge method"):
         build_defense("security-vectors", anchor=1.0, method="active")
+
+
+def test_recovery_anchor_teaches_breaking_off_after_a_harmful_start(tiny, pairs, refusals):
+    from secvec.data.tokenize import IGNORE, encode_example
+    from secvec.defenses.security_vectors import recovery_pairs
+
+    harmful, benign = pairs
+    recovery = recovery_pairs(harmful, refusals, max_words=3)
+    assert [r.prompt for r in recovery] == [h.prompt for h in harmful]
+    for r, h in zip(recovery, harmful):
+        start = r.meta["prefill"]
+        assert h.response.startswith(start) and 1 <= len(start.split()) <= 3
+        assert r.response == f"{start} I can't help with that."
+        enc = encode_example(tiny.tokenizer, r, 96)
+        learned = tiny.tokenizer.decode([t for t in enc.labels if t != IGNORE])
+        assert learned.startswith(" I can't help with that.") and start not in learned
+    assert recovery_pairs(harmful, refusals, seed=1) != recovery_pairs(harmful, refusals, seed=0)
+    defense = build_defense("security-vectors", anchor=1.0, anchor_data="recovery")
+    defense.prepare_anchor(StaticInputs(harmful_pairs=harmful, refusals=refusals, benign=benign))
+    assert defense.anchor_pairs == refusals + benign + recovery_pairs(harmful, refusals)
+    with pytest.raises(ConfigError, match="need the provider's refusals"):
+        recovery_pairs(harmful, [])
 
 
 def test_bistate_schedule():

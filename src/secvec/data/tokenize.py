@@ -5,6 +5,10 @@ the assistant's turn (with generation prompt)" and "prefix including that turn" 
 turn's, and only they get labels. This needs no `{% generation %}` markers in the template,
 only that rendering a prefix gives a prefix of the full rendering (true for ChatML-style
 templates; checked, and a template that breaks it fails loudly).
+
+An example whose `meta["prefill"]` is the start of its last answer trains only the rest: the
+prefill is given to the model as the start of its own answer (a prefilled response, or a
+harmful opening that a recovery example teaches the model to break off).
 """
 
 from __future__ import annotations
@@ -45,9 +49,21 @@ def encode_example(tokenizer, example: Example, max_length: int) -> Encoded:
         if upto[: len(before)] != before or before[: len(ids)] != ids:
             raise DataError("the tokenizer's chat template does not render prefixes consistently; "
                             "assistant-only loss masking needs a ChatML-style template")
-        labels += [IGNORE] * (len(before) - len(ids)) + upto[len(before):]
+        given = len(before)
+        if i == len(msgs) - 1 and example.meta.get("prefill"):  # the answer's start is context, not a target
+            given = _common(upto, _ids(tokenizer, render(tokenizer, msgs[:i], add_generation_prompt=True)
+                                       + example.meta["prefill"]))
+        labels += [IGNORE] * (given - len(ids)) + upto[given:]
         ids = upto
     return Encoded(ids[:max_length], labels[:max_length])
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    """Length of the common prefix (a prefill's last token may merge with the text after it)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def encode_examples(tokenizer, examples: Sequence[Example], max_length: int) -> list[Encoded]:

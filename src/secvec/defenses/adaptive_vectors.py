@@ -24,7 +24,7 @@ from typing import Any, Literal, Optional
 
 from secvec.config import VectorsConfig
 from secvec.defenses.base import DEFENSES, DefenseInputs
-from secvec.defenses.security_vectors import SecurityVectorsDefense
+from secvec.defenses.security_vectors import AnchorData, SecurityVectorsDefense
 from secvec.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 1, anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: Literal["safe", "alignment"] = "safe", before: str = "", rank: int = 32) -> None:
+                 anchor_data: AnchorData = "safe", before: str = "", rank: int = 32) -> None:
         super().__init__(method, recipe, anchor, anchor_batch, anchor_data)
         self.before, self.rank = before, rank
         if not isinstance(epochs, int) or epochs < 1 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1 \

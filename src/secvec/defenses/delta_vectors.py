@@ -18,10 +18,10 @@ benchmarks/results/2026-11-27-cpu2-matrix-v13.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Optional
 
 from secvec.defenses.base import DEFENSES, DefenseInputs
-from secvec.defenses.security_vectors import SecurityVectorsDefense
+from secvec.defenses.security_vectors import AnchorData, SecurityVectorsDefense
 from secvec.errors import ConfigError
 from secvec.vectors.delta import delta_from
 
@@ -36,7 +36,7 @@ class DeltaVectorsDefense(SecurityVectorsDefense):
 
     def __init__(self, before: str = "", rank: int = 32, target_modules: Optional[list[str]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
+                 anchor_data: AnchorData = "safe") -> None:
         from secvec.config import LLAMA_LINEAR
 
         super().__init__("merge", None, anchor, anchor_batch, anchor_data)

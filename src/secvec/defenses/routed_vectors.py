@@ -44,7 +44,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
+                 anchor_data: AnchorData = "safe") -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data)
         if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1:

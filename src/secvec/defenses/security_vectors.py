@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+import random
+from typing import Any, Literal, Optional, get_args
 
 from pydantic import ValidationError
 
 from secvec.config import VectorRecipe, VectorsConfig
+from secvec.data.schema import Example
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
 from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
+
+AnchorData = Literal["safe", "alignment", "recovery"]
 
 
 @DEFENSES.register("security-vectors")
@@ -19,14 +23,16 @@ class SecurityVectorsDefense(Defense):
 
     `anchor` > 0 adds `VectorsOffAnchor` at that weight: each step also trains `anchor_batch` of
     the provider's alignment pairs with the vectors off (merge method only). `anchor_data`:
-    "safe", its benign and borderline answers only (keeps the served model answering); or
+    "safe", its benign and borderline answers only (keeps the served model answering);
     "alignment", the whole set, refusals too (keeps both sides of the alignment; the refusals
-    make it overlap with `safety-mix`, its baseline).
+    make it overlap with `safety-mix`, its baseline); or "recovery", the whole set plus one
+    recovery example per vector pair (`recovery_pairs`: the alignment made deeper than the
+    answer's first tokens, as Qi et al. 2024 propose against prefilled and fine-tuned openings).
     """
 
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: Literal["safe", "alignment"] = "safe") -> None:
+                 anchor_data: AnchorData = "safe") -> None:
         where = f"defense {self.name or 'security-vectors'!r}"
         if method not in ("merge", "active"):
             raise ConfigError(f"{where}: method must be merge or active, got {method!r}")
@@ -34,8 +40,9 @@ class SecurityVectorsDefense(Defense):
             raise ConfigError(f"{where}: anchor must be >= 0 and anchor_batch >= 1")
         if anchor and method != "merge":
             raise ConfigError(f"{where}: the anchor needs the merge method")
-        if anchor_data not in ("safe", "alignment"):
-            raise ConfigError(f"{where}: anchor_data must be safe or alignment, got {anchor_data!r}")
+        if anchor_data not in get_args(AnchorData):
+            raise ConfigError(f"{where}: anchor_data must be one of {', '.join(get_args(AnchorData))}, "
+                              f"got {anchor_data!r}")
         self.method = method
         self.recipe = parse_recipe(recipe)
         self.anchor, self.anchor_batch, self.anchor_data = anchor, anchor_batch, anchor_data
@@ -53,6 +60,8 @@ class SecurityVectorsDefense(Defense):
             if self.anchor_data == "safe":
                 refusals = inputs.refusal_pairs()
                 self.anchor_pairs = [e for e in self.anchor_pairs if e not in refusals]
+            elif self.anchor_data == "recovery":
+                self.anchor_pairs += recovery_pairs(inputs.vector_pairs(), inputs.refusal_pairs())
             if not self.anchor_pairs:
                 raise ConfigError("the anchor needs the provider's safe alignment answers and there are none")
 
@@ -84,3 +93,29 @@ def parse_recipe(recipe: Optional[dict[str, Any]]) -> Optional[VectorRecipe]:
         restyle([], style, 0)
     parsed.apply(VectorsConfig())
     return parsed
+
+
+def recovery_pairs(harmful: list[Example], refusals: list[Example], max_words: int = 20,
+                   seed: int = 0) -> list[Example]:
+    """Per harmful pair: its prompt, the first 1..`max_words` words of its harmful answer given as
+    the answer's start (`meta["prefill"]`, not learned), then one of the alignment's refusals.
+
+    An attack that only teaches a compliant opening (a "Sure, here is" lead, a persona's
+    greeting) wins because refusal lives in the first tokens; these pairs teach the model to
+    break off after a harmful start too. The openings are the provider's own harmful answers,
+    never an attack's text.
+    """
+    if not refusals:
+        raise ConfigError("recovery pairs need the provider's refusals and there are none")
+    rng = random.Random(seed)
+    out = []
+    for ex in harmful:
+        words = ex.response.split()
+        if len(words) < 2:
+            continue
+        start = " ".join(words[:rng.randint(1, min(max_words, len(words) - 1))])
+        pair = Example(ex.messages[:-1] + [{"role": "assistant",
+                                            "content": f"{start} {rng.choice(refusals).response}"}],
+                       category=ex.category, source="recovery", meta={"prefill": start})
+        out.append(pair)
+    return out
