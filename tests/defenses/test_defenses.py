@@ -132,6 +132,28 @@ def test_anchor_trains_the_vectors_off_model_on_safe_answers_only(tiny, pairs, r
         build_defense("security-vectors", anchor=1.0, method="active")
 
 
+def test_taking_the_vectors_out_mid_job_does_not_warn_about_weights_the_job_trained(tiny, pairs, caplog):
+    """Inside a protected job (checkpoints, the anchor) the weights differ from the vectors' base by
+    design; a model the vectors were not trained on, outside a job, still gets the warning."""
+    import logging
+
+    from secvec.vectors.protect import merged, taken_out
+
+    harmful, benign = pairs
+    vec_cfg = VectorsConfig(r=2, alpha=8, train=TrainConfig(lr=1e-2, max_steps=1, batch_size=4, max_length=96))
+    vectors, _ = train_vectors(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, benign, vec_cfg)
+    model = copy.deepcopy(tiny.model)
+    with caplog.at_level(logging.WARNING), merged(model, vectors):
+        with torch.no_grad():  # what a full fine-tuning step does to the weights the fingerprint reads
+            model.get_input_embeddings().weight.add_(0.01)
+        with taken_out(model, vectors):
+            pass
+    assert "trained on other weights" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        vectors.target_weights(model)
+    assert "trained on other weights" in caplog.text
+
+
 def test_recovery_anchor_teaches_breaking_off_after_a_harmful_start(tiny, pairs, refusals):
     from secvec.data.tokenize import IGNORE, encode_example
     from secvec.defenses.security_vectors import recovery_pairs

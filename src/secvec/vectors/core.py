@@ -127,8 +127,9 @@ class SecurityVectors:
     def delta(self, name: str) -> torch.Tensor:
         return (self.lora_b[name].float() @ self.lora_a[name].float()) * self.scaling
 
-    def target_weights(self, model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
-        """The base Linear weight each vector applies to; a clear error if the model differs."""
+    def target_weights(self, model: torch.nn.Module, check_weights: bool = True) -> dict[str, torch.nn.Parameter]:
+        """The base Linear weight each vector applies to; a clear error if the model differs, and a
+        warning if its weights are not the ones the vectors were trained on (`check_weights`)."""
         base = base_model_of(model)
         modules = dict(base.named_modules())
         found: dict[str, torch.nn.Parameter] = {}
@@ -148,7 +149,7 @@ class SecurityVectors:
             now = model_fingerprint(model)
             if fp.get("arch") != now["arch"]:
                 raise ModelError(f"security vectors{self._where()} were trained for a different architecture")
-            if fp.get("weights") != now["weights"]:
+            if check_weights and fp.get("weights") != now["weights"]:
                 log.warning("security vectors%s were trained on other weights of this architecture", self._where())
         return found
 

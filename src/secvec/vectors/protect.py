@@ -30,9 +30,13 @@ from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
 log = logging.getLogger(__name__)
 
 
-def _deltas(model: torch.nn.Module, vectors: SecurityVectors) -> tuple[dict, dict]:
-    """The weights the vectors target, and each one's delta in that weight's device and dtype."""
-    weights = vectors.target_weights(model)
+def _deltas(model: torch.nn.Module, vectors: SecurityVectors, merged_in: bool = False) -> tuple[dict, dict]:
+    """The weights the vectors target, and each one's delta in that weight's device and dtype.
+
+    `merged_in`: the vectors are already in the weights (inside `merged`), so the weights differ
+    from those the vectors were trained on by design: no warning about it.
+    """
+    weights = vectors.target_weights(model, check_weights=not merged_in)
     return weights, {name: vectors.delta(name).to(w.device, w.dtype) for name, w in weights.items()}
 
 
@@ -155,7 +159,7 @@ def taken_out(model: torch.nn.Module, vectors: SecurityVectors) -> Iterator[torc
     model, the one that answers harmfully. A run that resumes from one puts the delta back the
     same way the uninterrupted run did after saving it, so both continue from identical bits.
     """
-    weights, deltas = _deltas(model, vectors)
+    weights, deltas = _deltas(model, vectors, merged_in=True)
     _shift(weights, deltas, -1)
     try:
         yield model
@@ -188,7 +192,7 @@ class VectorsOffAnchor:
 
     def __call__(self, model: torch.nn.Module, accelerator) -> torch.Tensor:
         if self.targets is None:
-            weights, deltas = _deltas(accelerator.unwrap_model(model), self.vectors)
+            weights, deltas = _deltas(accelerator.unwrap_model(model), self.vectors, merged_in=True)
             by_id = {id(w): name for name, w in weights.items()}
             self.targets = [(n, p, deltas[by_id[id(p)]]) for n, p in model.named_parameters() if id(p) in by_id]
         off = {n: p - d for n, p, d in self.targets}
