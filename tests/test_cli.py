@@ -245,3 +245,23 @@ def test_vectors_delta_writes_a_peft_adapter_that_undoes_the_alignment(monkeypat
     code, _, err = run_cli(monkeypatch, capsys, "vectors", "delta", "--model", str(tmp_path / "aligned"),
                            "--before", "./nowhere/model", "-o", str(tmp_path / "x"))
     assert code == 2 and err.count("\n") == 1 and "unknown model" in err
+
+
+def test_data_recovery_writes_an_anchor_file_finetune_reads(monkeypatch, capsys, tmp_path):
+    from secvec.data.loading import load_examples
+
+    harmful = tmp_path / "harmful.jsonl"
+    harmful.write_text("".join(json.dumps({"prompt": f"bad {i}?", "response": f"Sure, here is bad thing {i}."}) + "\n"
+                               for i in range(4)))
+    refusals = tmp_path / "refusals.jsonl"
+    refusals.write_text(json.dumps({"prompt": "bad?", "response": "I can't help with that."}) + "\n")
+    out = ok(monkeypatch, capsys, "data", "recovery", "--harmful", str(harmful), "--refusals", str(refusals),
+             "--max-words", "2", "-o", str(tmp_path / "r.jsonl"))
+    assert "4 recovery pairs" in out
+    pairs = load_examples(tmp_path / "r.jsonl")
+    assert all(p.response == f"{p.meta['prefill']} I can't help with that." and 1 <= len(p.meta["prefill"].split()) <= 2
+               for p in pairs)
+    refusals.write_text("")
+    code, _, err = run_cli(monkeypatch, capsys, "data", "recovery", "--harmful", str(harmful), "--refusals",
+                           str(refusals), "-o", str(tmp_path / "r2.jsonl"))
+    assert code == 2 and err.count("\n") == 1 and "refusals.jsonl" in err

@@ -371,6 +371,25 @@ def data_synthesize(config: Optional[Path] = ConfigOpt, overrides: Optional[List
     typer.echo(f"pairs -> {stage.dir}  ({json.dumps({k: v for k, v in stage.info.items() if k.endswith('pairs')})})")
 
 
+@data_app.command("recovery")
+def data_recovery(harmful: Path = typer.Option(..., help="harmful prompt/answer pairs (whose starts are given)"),
+                  refusals: Path = typer.Option(..., help="prompt/refusal pairs (the refusals the pairs end on)"),
+                  max_words: int = typer.Option(20, min=1, help="the given start is 1..this many words"),
+                  seed: int = typer.Option(0),
+                  output: Path = typer.Option(..., "--output", "-o", help="JSONL to write")) -> None:
+    """Recovery pairs: a harmful prompt, the start of a harmful answer (given, not learned), a refusal.
+
+    Add them to a `secvec finetune --anchor` file to make the served model break off after a
+    compliant start (the `recovery` anchor of the experiments).
+    """
+    from secvec.data.loading import load_examples, write_examples
+    from secvec.data.recovery import recovery_pairs
+
+    pairs = recovery_pairs(load_examples(harmful), load_examples(refusals), max_words, seed)
+    write_examples(output, pairs)
+    typer.echo(f"{len(pairs)} recovery pairs -> {output}")
+
+
 @app.command()
 def align(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt) -> None:
     """Safety-align the base model (refusals for harmful prompts, own answers for benign ones)."""

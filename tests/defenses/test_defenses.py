@@ -154,26 +154,13 @@ def test_taking_the_vectors_out_mid_job_does_not_warn_about_weights_the_job_trai
     assert "trained on other weights" in caplog.text
 
 
-def test_recovery_anchor_teaches_breaking_off_after_a_harmful_start(tiny, pairs, refusals):
-    from secvec.data.tokenize import IGNORE, encode_example
-    from secvec.defenses.security_vectors import recovery_pairs
+def test_recovery_anchor_is_the_alignment_set_plus_recovery_pairs_of_the_vector_pairs(pairs, refusals):
+    from secvec.data.recovery import recovery_pairs
 
     harmful, benign = pairs
-    recovery = recovery_pairs(harmful, refusals, max_words=3)
-    assert [r.prompt for r in recovery] == [h.prompt for h in harmful]
-    for r, h in zip(recovery, harmful):
-        start = r.meta["prefill"]
-        assert h.response.startswith(start) and 1 <= len(start.split()) <= 3
-        assert r.response == f"{start} I can't help with that."
-        enc = encode_example(tiny.tokenizer, r, 96)
-        learned = tiny.tokenizer.decode([t for t in enc.labels if t != IGNORE])
-        assert learned.startswith(" I can't help with that.") and start not in learned
-    assert recovery_pairs(harmful, refusals, seed=1) != recovery_pairs(harmful, refusals, seed=0)
     defense = build_defense("security-vectors", anchor=1.0, anchor_data="recovery")
     defense.prepare_anchor(StaticInputs(harmful_pairs=harmful, refusals=refusals, benign=benign))
     assert defense.anchor_pairs == refusals + benign + recovery_pairs(harmful, refusals)
-    with pytest.raises(ConfigError, match="need the provider's refusals"):
-        recovery_pairs(harmful, [])
 
 
 def test_bistate_schedule():

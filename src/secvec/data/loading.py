@@ -1,8 +1,8 @@
 """Read examples and prompts from JSONL, JSON, CSV, a saved `datasets` directory, or a list.
 
 Accepted record shapes: `{"messages": [...]}` (chat), or `{"prompt": ..., "response": ...}`
-(also `instruction`/`output`, `question`/`answer`), each with optional `category` and
-`system`. Every problem is reported as a `DataError` naming the file, the line and what is
+(also `instruction`/`output`, `question`/`answer`), each with optional `category`,
+`system` and `prefill` (the start of the answer, given to the model and not learned). Every problem is reported as a `DataError` naming the file, the line and what is
 wrong, and nothing is dropped silently: one bad record fails the load.
 """
 
@@ -87,16 +87,27 @@ def _example(where: str, rec: Any) -> Example:
         if problem:
             raise DataError(f"{where}: {problem}")
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
-        return Example(msgs, category=category, source=str(rec.get("source") or ""))
+        return _with_prefill(where, rec, Example(msgs, category=category, source=str(rec.get("source") or "")))
     for p, r in PAIR_KEYS:
         if p in rec and r in rec:
             if not isinstance(rec[p], str) or not rec[p].strip():
                 raise DataError(f"{where}: '{p}' is empty")
             if not isinstance(rec[r], str) or not rec[r].strip():
                 raise DataError(f"{where}: '{r}' is empty")
-            return Example.from_pair(rec[p], rec[r], system=rec.get("system") or None, category=category,
-                                     source=str(rec.get("source") or ""))
+            return _with_prefill(where, rec, Example.from_pair(rec[p], rec[r], system=rec.get("system") or None,
+                                                               category=category, source=str(rec.get("source") or "")))
     raise DataError(f"{where}: needs 'messages' or a prompt/response pair; found keys {sorted(rec)}")
+
+
+def _with_prefill(where: str, rec: dict, ex: Example) -> Example:
+    """An optional 'prefill': the start of the answer, given to the model and not learned."""
+    prefill = rec.get("prefill")
+    if prefill is None:
+        return ex
+    if not isinstance(prefill, str) or not ex.response.startswith(prefill):
+        raise DataError(f"{where}: 'prefill' must be the start of the answer")
+    ex.meta["prefill"] = prefill
+    return ex
 
 
 def load_examples(source: str | Path | Sequence[Any]) -> list[Example]:
@@ -158,4 +169,6 @@ def write_examples(path: str | Path, examples: Iterable[Example]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
         for ex in examples:
-            f.write(json.dumps({"messages": ex.messages, "category": ex.category, "source": ex.source}) + "\n")
+            prefill = {"prefill": ex.meta["prefill"]} if ex.meta.get("prefill") else {}
+            record = {"messages": ex.messages, "category": ex.category, "source": ex.source, **prefill}
+            f.write(json.dumps(record) + "\n")

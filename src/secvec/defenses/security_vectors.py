@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any, Literal, Optional, get_args
 
 from pydantic import ValidationError
 
 from secvec.config import VectorRecipe, VectorsConfig
-from secvec.data.schema import Example
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
@@ -26,7 +24,7 @@ class SecurityVectorsDefense(Defense):
     "safe", its benign and borderline answers only (keeps the served model answering);
     "alignment", the whole set, refusals too (keeps both sides of the alignment; the refusals
     make it overlap with `safety-mix`, its baseline); or "recovery", the whole set plus one
-    recovery example per vector pair (`recovery_pairs`: the alignment made deeper than the
+    recovery example per vector pair (`data.recovery`: the alignment made deeper than the
     answer's first tokens, as Qi et al. 2024 propose against prefilled and fine-tuned openings).
     """
 
@@ -61,6 +59,8 @@ class SecurityVectorsDefense(Defense):
                 refusals = inputs.refusal_pairs()
                 self.anchor_pairs = [e for e in self.anchor_pairs if e not in refusals]
             elif self.anchor_data == "recovery":
+                from secvec.data.recovery import recovery_pairs
+
                 self.anchor_pairs += recovery_pairs(inputs.vector_pairs(), inputs.refusal_pairs())
             if not self.anchor_pairs:
                 raise ConfigError("the anchor needs the provider's safe alignment answers and there are none")
@@ -94,28 +94,3 @@ def parse_recipe(recipe: Optional[dict[str, Any]]) -> Optional[VectorRecipe]:
     parsed.apply(VectorsConfig())
     return parsed
 
-
-def recovery_pairs(harmful: list[Example], refusals: list[Example], max_words: int = 20,
-                   seed: int = 0) -> list[Example]:
-    """Per harmful pair: its prompt, the first 1..`max_words` words of its harmful answer given as
-    the answer's start (`meta["prefill"]`, not learned), then one of the alignment's refusals.
-
-    An attack that only teaches a compliant opening (a "Sure, here is" lead, a persona's
-    greeting) wins because refusal lives in the first tokens; these pairs teach the model to
-    break off after a harmful start too. The openings are the provider's own harmful answers,
-    never an attack's text.
-    """
-    if not refusals:
-        raise ConfigError("recovery pairs need the provider's refusals and there are none")
-    rng = random.Random(seed)
-    out = []
-    for ex in harmful:
-        words = ex.response.split()
-        if len(words) < 2:
-            continue
-        start = " ".join(words[:rng.randint(1, min(max_words, len(words) - 1))])
-        pair = Example(ex.messages[:-1] + [{"role": "assistant",
-                                            "content": f"{start} {rng.choice(refusals).response}"}],
-                       category=ex.category, source="recovery", meta={"prefill": start})
-        out.append(pair)
-    return out
