@@ -1,14 +1,14 @@
 """Routed vectors: per job, the vectors that held that kind of job in the attack matrix.
 
 Beyond the paper, and built from the matrix itself (benchmarks/results/2026-11-27-cpu2-matrix-v13):
-no single recipe held more than 4 of the 9 strong cells, but each strong cell was held by some
-recipe, and which one tracks what the job's data is. The route is read from the job alone:
+no single recipe held more than 4 of the 9 strong cells, some recipe held 7 of them, and which
+one held a cell tracks what the job's data is. The route is read from the job alone:
 
 - **delta**: at least `min_flagged` examples are flagged and the alignment delta explains them
   (their answer loss under the delta is at most `explained` times that of the provider's own
   harmful pairs): the job is the unaligned model's own kind of harm, and the delta
   (`delta-vectors`) held it at lr x1 and x3, 3 epochs and LoRA where trained vectors leaked.
-  No anchor here: with it the delta let 8% of the generator's data through (v13c).
+  No anchor here: with it the delta let 8% of the generator's data through (v13a, seed 0).
 - **adapt**: flagged but not explained (another author's style): the provider's vectors adapted
   to the flagged examples, with the defense's anchor (`adaptive-vectors`; held written and
   Gemma pairs, 3 seeds).
