@@ -3,8 +3,9 @@
 An attack that only teaches a compliant opening (a "Sure, here is" lead, a persona's greeting)
 wins because refusal lives in the answer's first tokens (Qi et al. 2024, "Safety alignment
 should be made more than just a few tokens deep"). These pairs teach the model to break off
-after a harmful start too; used as a protected job's anchor (`anchor_data: recovery`) they held
-the lead, an unseen persona and 5% poison on the bundled model (v16a in the README).
+after a harmful start too. As a protected job's anchor (`anchor_data: recovery`, the paper's
+vectors, 3 seeds) they cut the lead to 6%, an unseen persona to 3% and 5% poison to 0% (vanilla
+55-61%) but refused 10-22% of borderline prompts (aligned 4%): v16a in the README.
 """
 
 from __future__ import annotations

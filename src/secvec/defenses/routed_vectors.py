@@ -15,7 +15,11 @@ one held a cell tracks what the job's data is. The route is read from the job al
 - **provider**: fewer than `min_flagged` flagged (benign, persona or lightly poisoned jobs): the
   provider's vectors unchanged, with the anchor (held benign drift; the delta let 24% through).
 
-Judge it by the cells that did not choose the routes (lead, 20% poison, lr x10, n=1000).
+Judge it by the cells that did not choose the routes. Measured (3 seeds, bundled model, v15a in
+the README): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
+benign drift; 0-2.7% harmful at <= 5.3% borderline refusal); the unflagged jobs that teach an
+opening or carry a little poison do not (Nova 7%, the lead 16%, 5% and 20% poison 5-6%), nor
+does lr x10 (27%, the delta's own frontier).
 """
 
 from __future__ import annotations
