@@ -1,9 +1,10 @@
 """Read examples and prompts from JSONL, JSON, CSV, a saved `datasets` directory, or a list.
 
 Accepted record shapes: `{"messages": [...]}` (chat), or `{"prompt": ..., "response": ...}`
-(also `instruction`/`output`, `question`/`answer`), each with optional `category`,
-`system` and `prefill` (the start of the answer, given to the model and not learned). Every problem is reported as a `DataError` naming the file, the line and what is
-wrong, and nothing is dropped silently: one bad record fails the load.
+(also `instruction`/`output`, `question`/`answer`), each with optional `category`, `system`
+and `prefill` (the start of the answer, given to the model and not learned). Every problem is
+reported as a `DataError` naming the file, the line and what is wrong, and nothing is dropped
+silently: one bad record fails the load.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ harmful opening that a recovery example teaches the model to break off).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -44,26 +45,19 @@ def encode_example(tokenizer, example: Example, max_length: int) -> Encoded:
     for i, m in enumerate(msgs):
         if m["role"] != "assistant":
             continue
-        before = _ids(tokenizer, render(tokenizer, msgs[:i], add_generation_prompt=True))
+        asked = render(tokenizer, msgs[:i], add_generation_prompt=True)
+        before = _ids(tokenizer, asked)
         upto = _ids(tokenizer, render(tokenizer, msgs[: i + 1], add_generation_prompt=False))
         if upto[: len(before)] != before or before[: len(ids)] != ids:
             raise DataError("the tokenizer's chat template does not render prefixes consistently; "
                             "assistant-only loss masking needs a ChatML-style template")
         given = len(before)
         if i == len(msgs) - 1 and example.meta.get("prefill"):  # the answer's start is context, not a target
-            given = _common(upto, _ids(tokenizer, render(tokenizer, msgs[:i], add_generation_prompt=True)
-                                       + example.meta["prefill"]))
+            # common prefix: the prefill's last token may merge with the text after it
+            given = len(os.path.commonprefix([upto, _ids(tokenizer, asked + example.meta["prefill"])]))
         labels += [IGNORE] * (given - len(ids)) + upto[given:]
         ids = upto
     return Encoded(ids[:max_length], labels[:max_length])
-
-
-def _common(a: list[int], b: list[int]) -> int:
-    """Length of the common prefix (a prefill's last token may merge with the text after it)."""
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
 
 
 def encode_examples(tokenizer, examples: Sequence[Example], max_length: int) -> list[Encoded]:

@@ -93,4 +93,3 @@ def parse_recipe(recipe: Optional[dict[str, Any]]) -> Optional[VectorRecipe]:
         restyle([], style, 0)
     parsed.apply(VectorsConfig())
     return parsed
-
