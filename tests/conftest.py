@@ -13,6 +13,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tiny points take milliseconds: worker processes would only add start-up time (the parallel
 # path is tested where a config asks for workers).
 os.environ.setdefault("SECVEC_WORKERS", "1")
+# Unit tests assert CPU float results of a tiny model, on any machine: on a GPU host they stay on
+# the CPU, and tests/test_cuda.py runs the device paths in a subprocess without this variable.
+os.environ.setdefault("ACCELERATE_USE_CPU", "1")
 
 import pytest
 import torch

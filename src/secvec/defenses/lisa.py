@@ -42,7 +42,7 @@ class Proximal:
 
     def __call__(self, model: torch.nn.Module, accelerator) -> torch.Tensor:
         params = trainable_parameters(accelerator.unwrap_model(model))
-        return self.rho / 2 * sum(((p - a) ** 2).sum() for p, a in zip(params, self.anchor))
+        return self.rho / 2 * sum(((p - a.to(p.device)) ** 2).sum() for p, a in zip(params, self.anchor))
 
 
 def bistate_schedule(user_steps_total: int, align_steps: int, user_steps: int) -> list[tuple[str, int]]:

@@ -49,7 +49,9 @@ class SentenceEncoder:
 
         self._torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        # fp32 whatever the checkpoint stores: transformers 5 loads the stored dtype by default, and
+        # the judge's classifier was fitted on fp32 embeddings.
+        self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32).eval()
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         log.info("loaded sentence encoder from %s", path)

@@ -188,13 +188,26 @@ def load_tokenizer(path: str, chat: bool = True):
     return tok
 
 
+def default_device():
+    """Where models are loaded: the device `accelerate` trains on (the GPU, `cuda:<local rank>`
+    under a multi-GPU launch), so loading, training, merging the vectors and generating never mix
+    devices. `ACCELERATE_USE_CPU=1` keeps everything on the CPU, as it does for training."""
+    import torch
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    if parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return PartialState().device
+
+
 def load_model(spec: str = DEFAULT_MODEL, dtype: str = "float32", device: str | None = None,
                adapter: str | None = None, chat: bool = True) -> LoadedModel:
     """Load model + tokenizer; `spec` is a bundled name, directory, .gguf path or hub id.
 
     `adapter` (a PEFT adapter dir, e.g. a task LoRA) is applied and merged for inference.
     `chat=False` accepts a tokenizer without a chat template (a base model such as
-    "gemma3-270m", prompted with plain text by its caller).
+    "gemma3-270m", prompted with plain text by its caller). `device`: `default_device()` if not given.
     """
     from transformers import AutoModelForCausalLM
 
@@ -208,8 +221,7 @@ def load_model(spec: str = DEFAULT_MODEL, dtype: str = "float32", device: str | 
         raise ModelError(f"cannot load model {spec!r} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     if adapter:
         model = apply_adapter(model, adapter)
-    if device:
-        model.to(device)
+    model.to(device or default_device())
     model.eval()
     return LoadedModel(model, tokenizer, spec, path)
 

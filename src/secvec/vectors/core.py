@@ -120,7 +120,7 @@ class SecurityVectors:
         for name in sorted(self.lora_a):
             for t in (self.lora_a[name], self.lora_b[name]):
                 h.update(name.encode())
-                h.update(t.detach().float().contiguous().numpy().tobytes())
+                h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
     # ---- use ----------------------------------------------------------------------------

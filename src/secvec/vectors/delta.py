@@ -37,7 +37,7 @@ def alignment_delta(aligned: torch.nn.Module, before: torch.nn.Module, rank: int
     lora_a, lora_b = {}, {}
     for name, (theirs_w, mine_w) in pairs.items():
         with torch.no_grad():
-            u, s, vh = torch.linalg.svd(theirs_w.float() - mine_w.float(), full_matrices=False)
+            u, s, vh = torch.linalg.svd(theirs_w.float().to(mine_w.device) - mine_w.float(), full_matrices=False)
         k = min(rank, s.numel())
         lora_b[name] = torch.zeros(u.shape[0], rank)
         lora_a[name] = torch.zeros(rank, vh.shape[1])

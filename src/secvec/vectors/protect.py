@@ -41,10 +41,14 @@ def _deltas(model: torch.nn.Module, vectors: SecurityVectors, merged_in: bool = 
 
 
 def _shift(weights: dict, deltas: dict, sign: int) -> None:
-    """Add (+1) or subtract (-1) each delta in place."""
+    """Add (+1) or subtract (-1) each delta in place.
+
+    In the weight's device at the time: training moves a model loaded elsewhere to its own
+    device in place, between adding the delta and taking it out.
+    """
     with torch.no_grad():
         for name, w in weights.items():
-            (w.add_ if sign > 0 else w.sub_)(deltas[name])
+            (w.add_ if sign > 0 else w.sub_)(deltas[name].to(w.device))
 
 
 @contextmanager
