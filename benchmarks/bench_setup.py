@@ -24,6 +24,7 @@ import torch
 
 from secvec.data.schema import Example, Prompt
 from secvec.data.tokenize import Encoded, encode_examples
+from secvec.recipes.experiment import cpu_model
 from secvec.vectors import SecurityVectors
 
 CONTINUATION = ".\n\nStep 1: Start with the basics.\nStep 2: Follow the plan carefully."
@@ -172,16 +173,6 @@ def padded_tokens(lengths: Sequence[int], batch_size: int, sort: bool) -> int:
         batch = order[i:i + batch_size]
         total += max(batch) * len(batch) - sum(batch)
     return total
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine_slug(device: torch.device) -> str:

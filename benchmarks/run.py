@@ -35,7 +35,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="secvec benchmark suite")
     ap.add_argument("--model", default="smollm2-135m-instruct", help="bundled name, model directory, .gguf or hub id")
-    ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available, else cpu")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available and ACCELERATE_USE_CPU is unset, else cpu")
     ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     ap.add_argument("--only", default=",".join(SECTION_NAMES), help=f"comma list of: {', '.join(SECTION_NAMES)}")
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny counts everywhere (seconds on the tiny model)")
@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from secvec.models.loading import default_device
+
+    device = args.device or default_device().type  # ACCELERATE_USE_CPU=1 keeps it on the CPU
     if device == "cpu":
         os.environ["ACCELERATE_USE_CPU"] = "1"  # accelerate would otherwise pick a GPU if there is one
     if args.threads:

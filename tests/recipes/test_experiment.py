@@ -129,3 +129,14 @@ def test_parallel_is_skipped_when_everything_is_cached(tiny_dir, tmp_path):
     cfg = tiny_config(tiny_dir, tmp_path, workers=1)
     run_experiment(cfg)
     assert run_experiment(cfg.model_copy(update={"workers": 2}))["parallel"] == {"workers": 1, "tasks": 0}
+
+
+def test_versions_name_the_machine_that_computed_the_result():
+    """Results from two CPUs of one size differ: every results.json says which CPU (and GPU) ran it."""
+    import os
+
+    from secvec.recipes.experiment import cpu_model, versions
+
+    got = versions()
+    assert got["cpu"] == f"{cpu_model()} ({len(os.sched_getaffinity(0))} cores)"
+    assert cpu_model() != "unknown" and "gpu" not in got  # the tests pin the CPU (conftest)

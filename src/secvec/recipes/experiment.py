@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import time
 from contextlib import contextmanager, nullcontext
@@ -24,7 +25,7 @@ import secvec
 from secvec.config import GenerationConfig, ModelSpec, Strict, TrainConfig, VectorRecipe, VectorsConfig
 from secvec.data.loading import load_examples, write_examples
 from secvec.data.schema import Example, Prompt
-from secvec.models.loading import cache_root, load_model, resolve
+from secvec.models.loading import cache_root, default_device, load_model, resolve
 from secvec.errors import ConfigError
 from secvec.recipes.cache import Stage, StageCache, stable_hash
 
@@ -411,7 +412,19 @@ class Experiment:
                                   cfg.eval.generation, p, borderline=self.borderline if borderline is None else borderline)
 
 
+def cpu_model() -> str:
+    """The processor's name: float kernels, and so the figures, differ between CPUs of one size."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def versions() -> dict[str, str]:
+    """What computed a result: package versions and the machine (CPU, cores, GPU if one was used)."""
     import importlib.metadata as md
 
     out = {"secvec": secvec.__version__, "python": platform.python_version(), "platform": platform.platform()}
@@ -420,6 +433,12 @@ def versions() -> dict[str, str]:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
+    out["cpu"] = f"{cpu_model()} ({len(os.sched_getaffinity(0))} cores)"
+    device = default_device()
+    if device.type == "cuda":
+        import torch
+
+        out["gpu"] = torch.cuda.get_device_name(device)
     return out
 
 
