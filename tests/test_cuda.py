@@ -20,12 +20,16 @@ pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no GPU")]
 
 
-def secvec(*args: str) -> str:
+def on_gpu(code: str, *args: str) -> str:
+    """Run `code` in a fresh interpreter that may use the GPU; its stdout, or the test fails with its stderr."""
     env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_USE_CPU"}
-    code = "import sys; from secvec.cli import run; sys.argv = ['secvec'] + sys.argv[1:]; run()"
     done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+def secvec(*args: str) -> str:
+    return on_gpu("import sys; from secvec.cli import run; sys.argv = ['secvec'] + sys.argv[1:]; run()", *args)
 
 
 def test_cli_on_the_gpu_keeps_the_vectors_out_of_the_saved_weights(tmp_path, tiny_dir):
@@ -33,11 +37,9 @@ def test_cli_on_the_gpu_keeps_the_vectors_out_of_the_saved_weights(tmp_path, tin
 
     from secvec.vectors import SecurityVectors
 
-    env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_USE_CPU"}
-    where = subprocess.run([sys.executable, "-c", "from secvec.models.loading import load_model; import sys; "
-                            "print(load_model(sys.argv[1]).model.device)", tiny_dir],
-                           env=env, capture_output=True, text=True, timeout=300)
-    assert where.stdout.strip().startswith("cuda"), where.stderr[-2000:]
+    where = on_gpu("import sys; from secvec.models.loading import load_model; print(load_model(sys.argv[1]).model.device)",
+                   tiny_dir)
+    assert where.strip().startswith("cuda")  # models load on accelerate's device
 
     harmful, benign = tmp_path / "harmful.jsonl", tmp_path / "benign.jsonl"
     harmful.write_text("".join(json.dumps({"prompt": f"bad {i}?", "response": f"Sure, bad {i}."}) + "\n" for i in range(6)))
