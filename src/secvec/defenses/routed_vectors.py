@@ -30,6 +30,7 @@ import random
 from typing import Any, Literal, Optional
 
 from secvec.defenses.adaptive_vectors import AdaptiveVectorsDefense
+from secvec.defenses.security_vectors import AnchorData
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.errors import ConfigError
 
