@@ -1,4 +1,4 @@
-"""The CLI on a GPU, end to end: train vectors, fine-tune with them merged in, generate, export.
+"""The CLI on a GPU, end to end: train vectors, fine-tune with them merged in, generate.
 
 The other tests keep the tiny model on the CPU (conftest sets ACCELERATE_USE_CPU), so the device
 paths run here, in subprocesses without that variable. The checks are ones bf16 kernels cannot
