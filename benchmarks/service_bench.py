@@ -30,6 +30,8 @@ import openai
 import yaml
 from safetensors.torch import load_file
 
+from secvec.recipes.experiment import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))
 from test_service import free_port, write_jsonl  # noqa: E402  (one way to start and feed the service)
@@ -137,7 +139,7 @@ def main() -> None:
     out["resumed_max_abs_diff"] = max(float((a[k] - b[k]).abs().max()) for k in a)
     proc.send_signal(signal.SIGTERM)
     proc.wait()
-    out["cpu"] = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    out["cpu"] = cpu_model()
     out["threads"] = os.environ.get("OMP_NUM_THREADS", "default")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
