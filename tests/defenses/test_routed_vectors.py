@@ -74,6 +74,20 @@ def test_a_job_with_too_few_flagged_keeps_the_providers_vectors_and_the_anchor(p
     assert not _same(served, unanchored)
 
 
+def test_the_provider_route_takes_its_own_anchor_data_and_the_adapt_route_keeps_anchor_data(provider):
+    options = dict(rank=4, min_flagged=4, anchor=1.0, anchor_data="alignment", provider_anchor_data="safe")
+    served, screening = _served(provider, BENIGN_JOB, "routed-vectors", **options)
+    assert screening["route"] == "provider"
+    safe, _ = _served(provider, BENIGN_JOB, "security-vectors", anchor=1.0, anchor_data="safe")
+    whole, _ = _served(provider, BENIGN_JOB, "security-vectors", **ANCHOR)
+    assert _same(served, safe) and not _same(served, whole)
+    adapt = dict(epochs=1, replay=2, lr=2e-2)
+    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", **options, **adapt, explained=0.5)
+    assert screening["route"] == "adapt"
+    adaptive, _ = _served(provider, HARMFUL_JOB, "adaptive-vectors", min_flagged=4, **adapt, **ANCHOR)
+    assert _same(served, adaptive)
+
+
 def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
     with pytest.raises(ConfigError, match="before safety alignment"):
         build_defense("routed-vectors").prepare(StaticInputs(screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS)))
@@ -81,3 +95,5 @@ def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
         build_defense("routed-vectors", explained=0)
     with pytest.raises(ConfigError, match="accepted options"):
         build_defense("routed-vectors", bogus=1)
+    with pytest.raises(ConfigError, match="provider_anchor_data must be one of safe, alignment"):
+        build_defense("routed-vectors", provider_anchor_data="sensitive")

@@ -47,6 +47,10 @@ class DefenseInputs(Protocol):
         """The model's own benign answers (the vectors' KL data)."""
         ...
 
+    def sensitive_pairs(self) -> list[Example]:
+        """The unaligned model's answers to secvec's sensitive-topic prompts (an anchor's counterweight)."""
+        ...
+
     def screen_prompts(self) -> tuple[list[Prompt], list[Prompt]]:
         """(harmful, benign) prompts to fit a harmful-request screen on."""
         ...
@@ -64,6 +68,7 @@ class StaticInputs:
     benign: list[Example] = field(default_factory=list)
     vectors: Optional[SecurityVectors] = None
     harmful_pairs: list[Example] = field(default_factory=list)
+    sensitive: list[Example] = field(default_factory=list)
     screen: tuple[list[Prompt], list[Prompt]] = field(default_factory=lambda: ([], []))
     before: Optional[str] = None
 
@@ -72,6 +77,9 @@ class StaticInputs:
 
     def benign_pairs(self) -> list[Example]:
         return list(self.benign)
+
+    def sensitive_pairs(self) -> list[Example]:
+        return list(self.sensitive)
 
     def screen_prompts(self) -> tuple[list[Prompt], list[Prompt]]:
         return self.screen

@@ -27,10 +27,10 @@ from __future__ import annotations
 import logging
 import math
 import random
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args
 
 from secvec.defenses.adaptive_vectors import AdaptiveVectorsDefense
-from secvec.defenses.security_vectors import AnchorData
+from secvec.defenses.security_vectors import AnchorData, anchor_pairs
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.errors import ConfigError
 
@@ -41,17 +41,24 @@ log = logging.getLogger(__name__)
 class RoutedVectorsDefense(AdaptiveVectorsDefense):
     """`before`: the model before safety alignment (default: the provider's own, as in
     `delta-vectors`); `rank` of its delta; `explained`: the loss ratio up to which the delta
-    explains the flagged examples; `compare`: at most that many examples per side in the ratio.
-    The other options are `adaptive-vectors`' (its `min_flagged` picks the provider route).
+    explains the flagged examples; `compare`: at most that many examples per side in the ratio;
+    `provider_anchor_data`: the anchor's data on the provider route where it differs from
+    `anchor_data` (used on the adapt route). The other options are `adaptive-vectors'` (its
+    `min_flagged` picks the provider route).
     """
 
     def __init__(self, before: str = "", rank: int = 32, explained: float = 1.25, compare: int = 48,
                  method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: AnchorData = "safe") -> None:
+                 anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data)
+        if provider_anchor_data is not None and provider_anchor_data not in get_args(AnchorData):
+            raise ConfigError(f"defense 'routed-vectors': provider_anchor_data must be one of "
+                              f"{', '.join(get_args(AnchorData))}, got {provider_anchor_data!r}")
+        self.provider_anchor_data = provider_anchor_data or anchor_data
+        self.provider_anchor_pairs: list = []
         if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1:
             raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1")
         self.pre_alignment, self.rank, self.explained, self.compare = before, rank, explained, compare
@@ -62,6 +69,9 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
             raise ConfigError("defense 'routed-vectors' needs the model before safety alignment: give its name "
                               "or path as the option `before`")
         super().prepare(inputs)
+        self.provider_anchor_pairs = self.anchor_pairs
+        if self.anchor and self.provider_anchor_data != self.anchor_data:
+            self.provider_anchor_pairs = anchor_pairs(inputs, self.provider_anchor_data)
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
         from secvec.config import LLAMA_LINEAR
@@ -79,7 +89,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                 vectors, route = self.adapt(model, tokenizer, self.vectors, flagged, cfg, progress), "adapt"
         self.last_screening["route"] = route
         log.info("route: %s", route)
-        anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg)
+        pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
+        anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, pairs)
         model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
                                            regularizer=anchor)
         result.extra["screening"] = self.last_screening

