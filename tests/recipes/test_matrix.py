@@ -147,4 +147,3 @@ def test_delta_vectors_take_the_experiments_own_pre_alignment_model(tiny_dir, tm
     from secvec.report.matrix import write_matrix_report
 
     assert "| 2/2 delta |" in write_matrix_report(doc, tmp_path)["report"].read_text()
-

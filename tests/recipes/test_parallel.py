@@ -1,4 +1,4 @@
-"""Pool workers: a worker whose parent is killed ends instead of holding its model forever."""
+"""Pool workers: how many, and a worker whose parent is killed ends instead of holding its model forever."""
 
 import os
 import signal
@@ -64,3 +64,17 @@ def test_plan_puts_vectors_first_and_the_evaluate_only_defended_points_last():
         ("vectors on", True), ("aligned", False), ("harmful FT", False), ("harmful FT + vectors", False),
         ("benign FT + vectors", False), ("vectors on", False)]
     assert [t.point.label for t in plan_tasks(points, keep_order=True)][1:] == [p.label for p in points]
+
+
+def test_workers_follow_where_models_train_not_whether_a_gpu_exists(monkeypatch):
+    import torch
+
+    from secvec.recipes.parallel import auto_workers
+
+    monkeypatch.delenv("SECVEC_WORKERS", raising=False)
+    assert os.environ.get("ACCELERATE_USE_CPU") == "1"  # tests/conftest.py: models train on the CPU
+    on_cpu = auto_workers(None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert auto_workers(None) == on_cpu  # a GPU host told to train on the CPU splits the CPU
+    monkeypatch.setattr("secvec.models.loading.default_device", lambda: torch.device("cuda:0"))
+    assert auto_workers(None) == 1

@@ -34,15 +34,15 @@ MIN_GIB_PER_WORKER = 7  # peak RSS of one full fine-tuning point of the bundled 
 
 
 def auto_workers(requested: Optional[int]) -> int:
-    """`requested`, else `$SECVEC_WORKERS`, else 2 on a CPU-only machine with >= 2 cores and memory
-    for two, else 1."""
+    """`requested`, else `$SECVEC_WORKERS`, else 2 where models train on the CPU (no GPU, or
+    `ACCELERATE_USE_CPU`) with >= 2 cores and memory for two, else 1."""
     if requested:
         return requested
     if os.environ.get("SECVEC_WORKERS", "").isdigit() and int(os.environ["SECVEC_WORKERS"]) >= 1:
         return int(os.environ["SECVEC_WORKERS"])
-    import torch
+    from secvec.models.loading import default_device
 
-    if torch.cuda.is_available():
+    if default_device().type != "cpu":
         return 1
     cpus = len(os.sched_getaffinity(0))
     gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
