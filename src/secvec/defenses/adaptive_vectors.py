@@ -85,8 +85,6 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
         return vectors
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
-        from secvec.vectors.protect import protected_finetune
-
         flagged = self.flagged(examples)
         vectors = self.vectors
         if self.before:  # the alignment delta (`delta-vectors`) is what the job's vectors start from
@@ -96,7 +94,14 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
             vectors = delta_from(model, self.before, self.rank, LLAMA_LINEAR)
         if len(flagged) >= self.min_flagged:
             vectors = self.adapt(model, tokenizer, vectors, flagged, cfg, progress)
+        return self.train_under(model, tokenizer, examples, cfg, vectors, self.anchor_for(tokenizer, vectors, cfg),
+                                progress)
+
+    def train_under(self, model, tokenizer, examples, cfg, vectors, anchor, progress=None):
+        """The protected job under the job's `vectors`, its screening recorded in the result."""
+        from secvec.vectors.protect import protected_finetune
+
         model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
-                                           regularizer=self.anchor_for(tokenizer, vectors, cfg))
+                                           regularizer=anchor)
         result.extra["screening"] = self.last_screening
         return model, result

@@ -76,7 +76,6 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
         from secvec.config import LLAMA_LINEAR
         from secvec.vectors.delta import delta_from
-        from secvec.vectors.protect import protected_finetune
 
         flagged = self.flagged(examples)
         vectors, route = self.vectors, "provider"
@@ -91,10 +90,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         log.info("route: %s", route)
         pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
         anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, pairs)
-        model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
-                                           regularizer=anchor)
-        result.extra["screening"] = self.last_screening
-        return model, result
+        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress)
 
     def delta_ratio(self, model, tokenizer, delta, flagged, seed: int) -> float:
         """Answer loss of `flagged` over that of the provider's own harmful pairs, both with the delta on."""
