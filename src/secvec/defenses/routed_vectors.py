@@ -14,6 +14,8 @@ one held a cell tracks what the job's data is. The route is read from the job al
   Gemma pairs, 3 seeds).
 - **provider**: fewer than `min_flagged` flagged (benign, persona or lightly poisoned jobs): the
   provider's vectors unchanged, with the anchor (held benign drift; the delta let 24% through).
+  `provider_anchor_data` gives this route its own anchor data: with `recovery-sensitive` here and
+  the alignment set on the adapt route, 5% poison joined the held cells (v17d, 3 seeds).
 
 Judge it by the cells that did not choose the routes. Measured (3 seeds, bundled model, v15a in
 the README): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
