@@ -32,6 +32,10 @@ def test_screen_flags_harmful_compliance_not_refusals_or_benign():
     assert result.flagged == [0]
     assert result.scores[0] > 0.5 > result.scores[2]
     assert result.to_dict() == {"n": 4, "flagged": 1, "rate": 0.25}
+    # the same prompts: the probe fitted once in this process; other prompts: a probe of their own
+    assert HarmfulRequestScreen(HARMFUL_PROMPTS, BENIGN_PROMPTS).probe is screen.probe
+    other = HarmfulRequestScreen(HARMFUL_PROMPTS, BENIGN_PROMPTS[1:])
+    assert other.probe is not screen.probe and other.screen(job).flagged == [0]
 
 
 def _loss(model, tok, examples):
