@@ -29,10 +29,10 @@ from __future__ import annotations
 import logging
 import math
 import random
-from typing import Any, Literal, Optional, get_args
+from typing import Any, Literal, Optional
 
 from secvec.defenses.adaptive_vectors import AdaptiveVectorsDefense
-from secvec.defenses.security_vectors import AnchorData, anchor_pairs
+from secvec.defenses.security_vectors import AnchorData, anchor_pairs, check_anchor_data
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.errors import ConfigError
 
@@ -56,9 +56,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data)
-        if provider_anchor_data is not None and provider_anchor_data not in get_args(AnchorData):
-            raise ConfigError(f"defense 'routed-vectors': provider_anchor_data must be one of "
-                              f"{', '.join(get_args(AnchorData))}, got {provider_anchor_data!r}")
+        if provider_anchor_data is not None:
+            check_anchor_data("defense 'routed-vectors'", "provider_anchor_data", provider_anchor_data)
         self.provider_anchor_data = provider_anchor_data or anchor_data
         self.provider_anchor_pairs: list = []
         if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1:

@@ -41,9 +41,7 @@ class SecurityVectorsDefense(Defense):
             raise ConfigError(f"{where}: anchor must be >= 0 and anchor_batch >= 1")
         if anchor and method != "merge":
             raise ConfigError(f"{where}: the anchor needs the merge method")
-        if anchor_data not in get_args(AnchorData):
-            raise ConfigError(f"{where}: anchor_data must be one of {', '.join(get_args(AnchorData))}, "
-                              f"got {anchor_data!r}")
+        check_anchor_data(where, "anchor_data", anchor_data)
         self.method = method
         self.recipe = parse_recipe(recipe)
         self.anchor, self.anchor_batch, self.anchor_data = anchor, anchor_batch, anchor_data
@@ -73,6 +71,12 @@ class SecurityVectorsDefense(Defense):
             return None
         return VectorsOffAnchor(tokenizer, self.anchor_pairs if pairs is None else pairs, vectors, self.anchor,
                                 self.anchor_batch, cfg)
+
+
+def check_anchor_data(where: str, option: str, value: Any) -> None:
+    """ConfigError naming `option` unless `value` is one of the `AnchorData` kinds."""
+    if value not in get_args(AnchorData):
+        raise ConfigError(f"{where}: {option} must be one of {', '.join(get_args(AnchorData))}, got {value!r}")
 
 
 def anchor_pairs(inputs: DefenseInputs, data: AnchorData) -> list:
