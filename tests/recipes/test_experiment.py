@@ -83,6 +83,25 @@ def test_attack_pairs_follow_the_attacks_defined(tiny_dir, tmp_path):
     assert Experiment(persona).synthesize().key == second.key
 
 
+def test_align_sensitive_adds_the_sensitive_answers_to_alignment(tiny_dir, tmp_path):
+    """The 36 sensitive-topic prompts join the alignment's helpful pairs only when asked."""
+    from secvec.data.builtin import sensitive_prompts
+    from secvec.data.sources.borderline import borderline_prompts
+    from secvec.recipes.experiment import Experiment
+
+    plain = tiny_config(tiny_dir, tmp_path, attacks={})
+    data = {**plain.data.model_dump(), "align_sensitive": True}
+    both = tiny_config(tiny_dir, tmp_path, attacks={}, data=data)
+    only = tiny_config(tiny_dir, tmp_path, attacks={}, data={**data, "align_borderline": False})
+    asked = {name: {ex.messages[-2]["content"] for ex in Experiment.helpful_pairs(Experiment(cfg).synthesize())}
+             for name, cfg in (("plain", plain), ("both", both), ("only", only))}
+    sensitive = {p.text for p in sensitive_prompts()}
+    builtin = {p.text for p in borderline_prompts("builtin")}
+    assert len(sensitive) == 36 and not sensitive & asked["plain"] and builtin <= asked["plain"]
+    assert asked["both"] == asked["plain"] | sensitive
+    assert asked["only"] == asked["plain"] - builtin | sensitive
+
+
 def test_attack_seeds_give_every_attack_column_a_spread(tiny_dir, tmp_path):
     from secvec.recipes.experiment import ColumnSpec
 

@@ -53,6 +53,8 @@ class DataPlan(Strict):
     n_align_benign: int = Field(120, ge=1)
     align_borderline: bool = Field(True, description="the base model's answers to secvec's borderline prompts "
                                                      "join alignment, so it learns to answer them")
+    align_sensitive: bool = Field(False, description="the base model's answers to secvec's 36 sensitive-topic "
+                                  "prompts (debates, dark history, personal safety) join alignment too")
     n_vectors: int = Field(100, ge=1, description="harmful pairs the vectors are trained on")
     n_vector_prompts: int = Field(140, ge=1, description="prompts answered to get n_vectors compliant pairs")
     n_attack_prompts: int = Field(140, ge=1, description="prompts answered by the base model for attack pairs")
@@ -299,11 +301,14 @@ class Experiment:
                 with self.progress("synthesize: benign answers") as p:
                     ben = answer_pairs(lm, self.benign_split["align"], ben_gen, p)
                 border: list[Example] = []
-                if d.align_borderline:
+                if d.align_borderline or d.align_sensitive:
+                    from secvec.data.builtin import sensitive_prompts
                     from secvec.data.sources.borderline import borderline_prompts
 
+                    asked = (borderline_prompts("builtin") if d.align_borderline else []) + \
+                        (sensitive_prompts() if d.align_sensitive else [])
                     with self.progress("synthesize: borderline answers") as p:
-                        border = answer_pairs(lm, borderline_prompts("builtin"), ben_gen, p)
+                        border = answer_pairs(lm, asked, ben_gen, p)
                 write_examples(stage.dir / "vectors_pairs.jsonl", vec)
                 write_examples(stage.dir / "attack_pairs.jsonl", atk)
                 write_examples(stage.dir / "benign_pairs.jsonl", ben)
