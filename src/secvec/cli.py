@@ -223,7 +223,22 @@ def export(model: str = typer.Option(..., help="base model (name, dir, .gguf)"),
     typer.echo(f"exported ({cfg.what}) -> {out}")
 
 
-ScaleOpt = typer.Option("demo", "--scale", help="demo (CPU, ~10 min) | paper (100 vector vs 1,000 attack samples)")
+ScaleOpt = typer.Option("demo", "--scale", help="demo (2-core CPU: ~6 min with native bf16, ~21 without) | "
+                                                 "paper (100 vector vs 1,000 attack samples)")
+
+
+def _warn_without_native_bf16(precision: str) -> None:
+    """Say before a long run that it will be longer here: the demo is compute-bound (a profile on a
+    2-core AVX2 EPYC put ~80% of its time in matmuls at 65-88% of fp32 peak), so a CPU without
+    native bf16 runs it in fp32 at ~3.5x the time of one with it, and nothing but less work helps."""
+    from secvec.models.loading import default_device
+    from secvec.models.precision import resolve
+
+    device = default_device()
+    if precision == "auto" and device.type == "cpu" and resolve("auto", device) == "fp32":
+        logging.getLogger(__name__).warning(
+            "this CPU has no native bf16 (AVX512-BF16 or AMX), so models train and generate in fp32: "
+            "expect ~3.5x the time of a CPU with it (the demo: ~21 min instead of ~6 on 2 cores)")
 
 
 def _experiment_config(config, overrides, scale: str, output_dir: Optional[str], cls=None):
@@ -277,6 +292,7 @@ def demo(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = Se
     from secvec.report import table_rows, write_report
 
     cfg = _experiment_config(config, overrides, scale, output_dir)
+    _warn_without_native_bf16(cfg.align.precision)
     results = run_experiment(cfg, _progress_factory())
     files = write_report(results, cfg.output_dir, _judge_validation(cfg.eval.judges))
     if results["artifacts"]["vectors"]:  # `secvec service` starts from these by default
