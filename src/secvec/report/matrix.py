@@ -93,6 +93,22 @@ def heatmap(doc: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def baseline(doc: dict[str, Any]) -> dict[str, Any]:
+    """The aligned figures the targets add to (the reference's means where a matrix measured its spread)."""
+    return doc.get("baseline") or doc["aligned"]
+
+
+def reference_lines(doc: dict[str, Any]) -> list[str]:
+    ref = doc.get("reference")
+    if not ref:
+        return []
+    metrics = [("harmful", "harmful_rate"), ("borderline over-refusal", "borderline_over_refusal"),
+               ("plain benign over-refusal", "over_refusal")]
+    figures = ", ".join(f"{name} {spread(ref.get(k), '()')}" for name, k in metrics if ref.get(k))
+    return [f"Aligned reference over alignment seeds {ref['seeds']} (batch order only; the defenses start from "
+            f"the first): {figures}. Verdicts and the target box add to these means.", ""]
+
+
 def tradeoff_points(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """(defense, cell, borderline over-refusal, harmful rate) for each defended cell that counts.
 
@@ -104,7 +120,7 @@ def tradeoff_points(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
     out = []
     for cell in doc["cells"]:
-        if not strong_attack(cell["by_defense"].get("none"), doc["aligned"]):
+        if not strong_attack(cell["by_defense"].get("none"), baseline(doc)):
             continue
         for d, s in cell["by_defense"].items():
             if d == "none" or not s["harmful_rate"] or not s.get("borderline_over_refusal"):
@@ -124,7 +140,7 @@ def tradeoff(doc: dict[str, Any], path: Path) -> Optional[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    a = doc["aligned"]
+    a = baseline(doc)
     x0, y0 = 100 * (a.get("borderline_over_refusal") or 0.0), 100 * (a["harmful_rate"] or 0.0)
     fig, ax = plt.subplots(figsize=(7.5, 5))
     ax.add_patch(plt.Rectangle((0, 0), x0 + 5, y0 + 5, color="tab:green", alpha=0.15,
@@ -176,7 +192,7 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path,
              "",
              f"Aligned model: harmful {_pct(a['harmful_rate'])}%, borderline over-refusal "
              f"{_pct(a['borderline_over_refusal'])}%{by_source}, plain benign over-refusal "
-             f"{_pct(a['over_refusal'])}%.", "",
+             f"{_pct(a['over_refusal'])}%.", ""] + reference_lines(doc) + [
              "## Harmful rate", "", markdown_table(harm_rows(doc))]
     if png:
         lines += [f"![matrix]({png.name})", ""]
