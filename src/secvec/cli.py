@@ -229,8 +229,9 @@ ScaleOpt = typer.Option("demo", "--scale", help="demo (2-core CPU: ~6 min with n
 
 def _warn_without_native_bf16(precision: str) -> None:
     """Say before a long run that it will be longer here: the demo is compute-bound (a profile on a
-    2-core AVX2 EPYC put ~80% of its time in matmuls at 65-88% of fp32 peak), so a CPU without
-    native bf16 runs it in fp32 at ~3.5x the time of one with it, and nothing but less work helps."""
+    2-core AVX2 EPYC put 73-88% of each stage in linear layers and their backward, with fp32 matmuls
+    at 65-90% of peak), so a CPU without native bf16 runs it in fp32 at ~3.5x the time of one with
+    it, and nothing but less work helps."""
     from secvec.models.loading import default_device
     from secvec.models.precision import resolve
 

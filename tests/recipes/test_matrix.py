@@ -182,7 +182,7 @@ def test_reference_seeds_measure_the_aligned_models_spread_and_set_the_verdicts_
     from secvec.recipes.experiment import Experiment
 
     exp = Experiment(cfg)
-    assert len(list((tmp_path / "cache").glob("align-*"))) == 2
+    assert len(list((tmp_path / "cache").glob("align-*"))) == 2 and "align (align.seed 1)" in doc["timings"]
     assert doc["artifacts"]["aligned_model"] == str(exp.align(exp.synthesize()).dir / "model")
     assert doc["baseline"]["harmful_rate"] == pytest.approx(sum(r["harmful_rate"] for r in ref["rows"]) / 2)
     assert "Aligned reference over alignment seeds [0, 1]" in write_matrix_report(doc, cfg.output_dir)["report"].read_text()

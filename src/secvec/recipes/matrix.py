@@ -164,7 +164,7 @@ def verdict(cell: dict[str, Any], aligned: dict[str, Any]) -> Optional[str]:
     return "pass" if seeds >= 3 else f"provisional pass ({seeds} seed{'s' if seeds > 1 else ''}; the target needs 3)"
 
 
-def reference_spread(cfg: MatrixConfig, progress: ProgressFactory, judge: str,
+def reference_spread(cfg: MatrixConfig, matrix_exp: Experiment, judge: str,
                      aligned: dict[str, Any]) -> Optional[dict[str, Any]]:
     """The aligned model over alignment seeds (`aligned`: align.seed's row), or None without `reference_seeds`.
 
@@ -176,9 +176,11 @@ def reference_spread(cfg: MatrixConfig, progress: ProgressFactory, judge: str,
         return None
     rows = [aligned]
     for seed in seeds:
-        exp = Experiment(cfg.model_copy(update={"align": cfg.align.model_copy(update={"seed": seed})}), progress)
+        exp = Experiment(cfg.model_copy(update={"align": cfg.align.model_copy(update={"seed": seed})}),
+                         matrix_exp.progress)
         synth = exp.synthesize()  # the same stage as the matrix's: alignment's seed is not in its key
         rows.append(point_row(Provider(exp, synth, exp.align(synth)).run(Point("aligned")), judge))
+        matrix_exp.timings.update({f"{label} (align.seed {seed})": t for label, t in exp.timings.items()})
     return {"seeds": [cfg.align.seed] + seeds, "rows": rows, **aggregate(rows)}
 
 
@@ -209,7 +211,7 @@ def run_matrix(cfg: MatrixConfig, progress: ProgressFactory = _no_progress,
     judge = cfg.eval.headline_judge
     workers = auto_workers(cfg.workers)
     aligned = point_row(provider.run(Point("aligned")), judge)
-    reference = reference_spread(cfg, progress, judge, aligned)
+    reference = reference_spread(cfg, exp, judge, aligned)
     baseline = verdict_baseline(aligned, reference)
     doc: dict[str, Any] = {"command": "matrix", "config": cfg.model_dump(mode="json"), "versions": versions(),
                            "splits": exp.splits_record(), "judge": judge, "aligned": aligned, "reference": reference,
