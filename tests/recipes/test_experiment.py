@@ -55,6 +55,17 @@ def test_experiment_runs_caches_and_reports(tiny_dir, tmp_path, monkeypatch):
     assert "harmful FT + vectors" in text and "Wall time and peak memory per stage" in text
     assert json.loads(files["results"].read_text())["splits"]["eval"]["sizes"]["eval"] == 6
     assert files["plot"].stat().st_size > 1000
+    # the answers behind every rate are kept with the results (the cache may go), and they are what
+    # the rate counts
+    saved = json.loads(files["results"].read_text())
+    for col in saved["columns"]:
+        records = [json.loads(ln) for ln in (tmp_path / "out" / col["generations"]).read_text().splitlines()]
+        harmful = [r for r in records if r["kind"] == "harmful"]
+        assert len(harmful) == 6 and all(r["prompt"] and "response" in r for r in harmful)
+        complied = sum(r["labels"]["keyword"] == "complied" for r in harmful)
+        assert complied / 6 == col["eval"]["harm"]["keyword"]["harmful_rate"]
+    assert len({c["generations"] for c in saved["columns"]}) == len(saved["columns"])
+    assert "`generations/`" in text
 
 
 def test_unknown_attack_in_column(tiny_dir, tmp_path):

@@ -47,6 +47,13 @@ def test_matrix_runs_every_point_and_reports(tiny_dir, tmp_path):
     assert "| written |" in text and "gen (vectors' source)" in text
     assert json.loads(files["results"].read_text())["points"][0]["seed"] == 0
     assert files["plot"].stat().st_size > 1000
+    # every point's answers are kept beside the results, once each, and linked from the report
+    kept = [p["generations"] for p in json.loads(files["results"].read_text())["points"]]
+    assert len(set(kept)) == 18 and all((files["results"].parent / k).is_file() for k in kept)
+    assert sorted(p.name for p in (files["results"].parent / "generations").glob("*.jsonl")) == \
+        sorted({k.split("/")[1] for k in kept} | {json.loads(files["results"].read_text())["aligned"]["generations"]
+                                                  .split("/")[1]})
+    assert f"[jsonl]({kept[0]})" in text
     again = run_matrix(cfg)  # all cached
     assert [p["harmful_rate"] for p in again["points"]] == [p["harmful_rate"] for p in doc["points"]]
 

@@ -42,5 +42,6 @@ def point_row(point: dict[str, Any], judge: str) -> dict[str, Any]:
             "borderline_over_refusal": ev.get("borderline_over_refusal"), "task_accuracy": ev.get("task_accuracy"),
             "final_loss": train.get("final_loss"), "train_seconds": train.get("seconds"),
             "screening": (train.get("extra") or {}).get("screening"),
+            "generations": point.get("generations"),
             **({"borderline_by_source": {s: v["rate"] for s, v in ev["borderline_by_source"].items()}}
                if ev.get("borderline_by_source") else {})}

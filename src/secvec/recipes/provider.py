@@ -281,6 +281,7 @@ class Provider:
                 info.update(train_seconds=out["train"].get("seconds"), eval_seconds=out["eval"]["seconds"])
         result = json.loads((stage.dir / "result.json").read_text())
         result["name"] = point.label
+        result["generations"] = str(stage.dir / "generations.jsonl")  # the reports keep a copy
         return result
 
     def _compute(self, point: Point, defense, harmful: list[Prompt]) -> tuple[dict[str, Any], list[dict]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from secvec.eval.immunization import pct
-from secvec.report.render import judge_trust, markdown_table
+from secvec.report.render import judge_trust, keep_generations, markdown_table
 
 MARK = {"pass": "pass", "weak": "weak (partial)", "fail": "FAIL", "inconclusive": "inconclusive"}  # why: the measured column
 
@@ -135,6 +135,7 @@ def write_immunize_report(results: dict[str, Any], output_dir: str | Path,
                           judge_validation: Optional[dict] = None) -> dict[str, Path]:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    keep_generations(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     plots = {"resistance": plot_resistance(results, out / "resistance.png"),
              "trainability": plot_trainability(results, out / "trainability.png")}

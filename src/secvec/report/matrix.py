@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from secvec.report.render import judge_trust, markdown_table
+from secvec.report.render import judge_trust, keep_generations, markdown_table
 
 
 def _pct(x: Optional[float]) -> str:
@@ -176,6 +176,7 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     if judge_validation:
         doc["judge_validation"] = judge_validation
+    keep_generations(doc, out)
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=str))
     png = heatmap(doc, out / "matrix.png") if doc["cells"] else None
     trade = tradeoff(doc, out / "tradeoff.png") if doc["cells"] else None
@@ -208,7 +209,8 @@ def write_matrix_report(doc: dict[str, Any], output_dir: str | Path,
          "loss": f"{p['final_loss']:.2f}" if p.get("final_loss") is not None else "–",
          "flagged": (f"{p['screening']['flagged']}/{p['screening']['n']}" + (f" {p['screening']['route']}"
                      if p["screening"].get("route") else "") if p.get("screening") else "–"),
-         "train s": f"{p['train_seconds']:.0f}" if p.get("train_seconds") else "–"} for p in doc["points"]])]
+         "train s": f"{p['train_seconds']:.0f}" if p.get("train_seconds") else "–",
+         "answers": f"[jsonl]({p['generations']})" if p.get("generations") else "–"} for p in doc["points"]])]
     if doc.get("errors"):
         lines += ["## Points that could not run", ""] + [f"- {e['cell']} | {e['defense']} | seed {e['seed']}: {e['error']}"
                                                           for e in doc["errors"]] + [""]

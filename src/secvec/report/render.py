@@ -8,8 +8,49 @@ the wall time of each stage, so a reader sees both the effect and its cost.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any, Optional
+
+
+def keep_generations(doc: Any, out: Path) -> int:
+    """Copy every answer file a result points at (`generations`: a stage in the cache) into
+    `out/generations/` and point at the copy instead, so the answers behind each rate stay with
+    the results when the cache is cleared or the run moves. Returns the number of files copied.
+
+    Names read as the point: its column or cell, defense and seed, then the stage's key (unique).
+    A path under `generations/` was kept by an earlier write (the matrix writes per cell).
+    """
+    kept: dict[str, str] = {}  # a seed's row and its column can name the same file
+
+    def walk(node: Any, context: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, context)
+            return
+        if not isinstance(node, dict):
+            return
+        seed = node.get("seed")
+        parts = [node.get("name") or node.get("cell") or context, node.get("defense") if isinstance(
+            node.get("defense"), str) else None, f"seed {seed}" if isinstance(seed, int) else None]
+        label = " ".join(str(p) for p in parts if p)
+        src = node.get("generations")
+        if isinstance(src, str) and not (src.startswith("generations/") and (out / src).is_file()) \
+                and Path(src).is_file():
+            if src not in kept:
+                stem = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+                dest = out / "generations" / f"{stem + '-' if stem else ''}{Path(src).parent.name}.jsonl"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+                kept[src] = str(dest.relative_to(out))
+            node["generations"] = kept[src]
+        for key, value in node.items():
+            if key != "config":
+                walk(value, label or context or key)
+
+    walk(doc, "")
+    return len(kept)
 
 
 def _pct(x: Optional[float]) -> str:
@@ -91,6 +132,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
 def write_report(results: dict[str, Any], output_dir: str | Path, judge_validation: dict | None = None) -> dict[str, Path]:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    kept = keep_generations(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     png = plot(results, out / "harmfulness.png")
     judge = headline_judge(results)
@@ -100,6 +142,9 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
                  "95% Wilson interval in brackets; vectors are off in every evaluation except the "
                  "'vectors on' check.")
     lines += ["", markdown_table(table_rows(results)), f"![harmfulness]({png.name})", ""]
+    if kept:
+        lines += ["The answers behind every rate, with each judge's label: `generations/` (one JSONL file "
+                  "per column and seed).", ""]
     lines += ["## Wall time and peak memory per stage", "",
               "| stage | seconds | peak RSS (MiB) | cached |", "|---|---|---|---|"]
     for name, t in results["timings"].items():
