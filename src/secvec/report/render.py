@@ -1,4 +1,5 @@
-"""Results files a user keeps: `results.json` (everything, reproducible), `report.md`, a bar plot.
+"""Results files a user keeps: `results.json` (everything, reproducible), `report.md`, a bar plot, and
+`generations/` (the answers every rate was counted from).
 
 The report leads with the headline judge's harmfulness rate (with its 95% interval and the
 judge's validated accuracy when known), then the other judges, over-refusal, task accuracy and
