@@ -9,4 +9,5 @@ run b280-s2.yaml                                 # 21:35
 run both-s0.yaml                                 # 21:51
 run both-s1.yaml                                 # 22:04
 run cos-s0.yaml                                  # 22:24
+run both-s2.yaml                                 # 23:13, alone, OMP_NUM_THREADS=2 (after the fresh-clone checks)
 # wide-s1 and cos-s1 were started and stopped (their first seeds were already outside the trade-off)
