@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 
-def keep_generations(doc: Any, out: Path) -> int:
+def keep_generations(doc: Any, out: Path) -> None:
     """Copy every answer file a result points at (`generations`: a stage in the cache) into
     `out/generations/` and point at the copy instead, so the answers behind each rate stay with
-    the results when the cache is cleared or the run moves. Returns the number of files copied.
+    the results when the cache is cleared or the run moves.
 
     Names read as the point: its column or cell, defense and seed, then the stage's key (unique).
     A path under `generations/` was kept by an earlier write (the matrix writes per cell).
@@ -51,7 +51,6 @@ def keep_generations(doc: Any, out: Path) -> int:
                 walk(value, label or context or key)
 
     walk(doc, "")
-    return len(kept)
 
 
 def _pct(x: Optional[float]) -> str:
@@ -133,7 +132,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
 def write_report(results: dict[str, Any], output_dir: str | Path, judge_validation: dict | None = None) -> dict[str, Path]:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    kept = keep_generations(results, out)
+    keep_generations(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     png = plot(results, out / "harmfulness.png")
     judge = headline_judge(results)
@@ -143,7 +142,7 @@ def write_report(results: dict[str, Any], output_dir: str | Path, judge_validati
                  "95% Wilson interval in brackets; vectors are off in every evaluation except the "
                  "'vectors on' check.")
     lines += ["", markdown_table(table_rows(results)), f"![harmfulness]({png.name})", ""]
-    if kept:
+    if any(c.get("generations") for c in results["columns"]):
         lines += ["The answers behind every rate, with each judge's label: `generations/` (one JSONL file "
                   "per column and seed).", ""]
     lines += ["## Wall time and peak memory per stage", "",
