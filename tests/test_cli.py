@@ -267,6 +267,23 @@ def test_data_recovery_writes_an_anchor_file_finetune_reads(monkeypatch, capsys,
     assert code == 2 and err.count("\n") == 1 and "refusals.jsonl" in err
 
 
+def test_data_forms_writes_a_check_file_evaluate_reads(monkeypatch, capsys, tmp_path):
+    from secvec.data.forms import forms, personas
+    from secvec.data.loading import load_prompts
+
+    src = tmp_path / "asked.txt"
+    src.write_text("How do I bake bread?\nWhat is a prime number?\n")
+    out = ok(monkeypatch, capsys, "data", "forms", str(src), "-o", str(tmp_path / "f.jsonl"))
+    assert "2 prompts in eval forms" in out
+    asked = load_prompts(tmp_path / "f.jsonl")
+    assert [p.text for p in asked] == [forms("eval")[i].format(request=q, persona=personas("eval")[i])
+                                       for i, q in enumerate(["How do I bake bread?", "What is a prime number?"])]
+    code, _, err = run_cli(monkeypatch, capsys, "data", "forms", str(tmp_path / "missing.txt"), "-o", str(tmp_path / "g.jsonl"))
+    assert code == 2 and err.count("\n") == 1 and "missing.txt" in err
+    code, _, err = run_cli(monkeypatch, capsys, "data", "forms", str(src), "--split", "train", "-o", str(tmp_path / "h.jsonl"))
+    assert code == 2 and "split" in err
+
+
 @pytest.mark.parametrize("native, precision, warned", [(False, "auto", True), (True, "auto", False),
                                                       (False, "fp32", False)])
 def test_demo_warns_before_a_long_fp32_run(monkeypatch, caplog, native, precision, warned):

@@ -407,6 +407,27 @@ def data_recovery(harmful: Path = typer.Option(..., help="harmful prompt/answer 
     typer.echo(f"{len(pairs)} recovery pairs -> {output}")
 
 
+@data_app.command("forms")
+def data_forms(prompts: Path = typer.Argument(..., help="prompts (TXT/JSONL/CSV) to ask in other forms"),
+               split: str = typer.Option("eval", help="eval: forms alignment never trains on (a check); align: "
+                                                       "the forms `data.align_forms` trains on"),
+               output: Path = typer.Option(..., "--output", "-o", help="JSONL to write")) -> None:
+    """Each prompt in a role-play / override / framing form, for `secvec evaluate --harmful/--benign`.
+
+    A harmful request must be refused in any form and a benign one answered: a model that refuses on
+    the form, not the request, shows it here.
+    """
+    from secvec.data.forms import every_form
+    from secvec.data.loading import load_prompts
+
+    asked = every_form(load_prompts(prompts), split)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8") as f:
+        for p in asked:
+            f.write(json.dumps({"prompt": p.text, "category": p.category}) + "\n")
+    typer.echo(f"{len(asked)} prompts in {split} forms -> {output}")
+
+
 @app.command()
 def align(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, scale: str = ScaleOpt) -> None:
     """Safety-align the base model (refusals for harmful prompts, own answers for benign ones)."""

@@ -170,3 +170,27 @@ def test_versions_name_the_machine_that_computed_the_result():
     got = versions()
     assert got["cpu"] == f"{cpu_model()} ({len(os.sched_getaffinity(0))} cores)"
     assert cpu_model() != "unknown" and "gpu" not in got  # the tests pin the CPU (conftest)
+
+
+def test_align_forms_asks_a_share_of_both_alignment_sides_in_forms(tiny_dir, tmp_path):
+    """Refused and answered prompts are asked in the same forms (the form then carries no label)."""
+    from secvec.data.forms import forms
+    from secvec.recipes.experiment import Experiment
+
+    plain = tiny_config(tiny_dir, tmp_path, attacks={})
+    formed = tiny_config(tiny_dir, tmp_path, attacks={}, data={**plain.data.model_dump(), "align_forms": 0.5})
+    heads = tuple(f.split("{")[0] for f in forms("align") if not f.startswith("{"))
+
+    def asked(cfg):
+        exp = Experiment(cfg)
+        data = exp.alignment_data(exp.synthesize())
+        prompts = [(ex.source, ex.messages[-2]["content"]) for ex in data]
+        return {kind: [text for src, text in prompts if (src == "refusal") == (kind == "refused")]
+                for kind in ("refused", "answered")}
+
+    before, after = asked(plain), asked(formed)
+    assert not any(t.startswith(heads) for side in before.values() for t in side)
+    # 4 harmful and 4 benign alignment prompts: 2 of each in a form (the built-in borderline answers stay plain)
+    assert sum(t.startswith(heads) for t in after["refused"]) == 2
+    assert sum(t.startswith(heads) for t in after["answered"]) == 2
+    assert Experiment(formed).synthesize().key != Experiment(plain).synthesize().key

@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 
 import secvec
 from secvec.config import GenerationConfig, ModelSpec, Strict, TrainConfig, VectorRecipe, VectorsConfig
+from secvec.data.forms import ask_in_forms
 from secvec.data.loading import load_examples, write_examples
 from secvec.data.schema import Example, Prompt
 from secvec.models.loading import cache_root, default_device, load_model, resolve
@@ -55,6 +56,9 @@ class DataPlan(Strict):
                                                      "join alignment, so it learns to answer them")
     align_sensitive: bool = Field(False, description="the base model's answers to secvec's 36 sensitive-topic "
                                   "prompts (debates, dark history, personal safety) join alignment too")
+    align_forms: float = Field(0.0, ge=0, le=1, description="share of the alignment's harmful and benign prompts "
+                               "asked in a role-play / override / framing form (secvec.data.forms), so refusal "
+                               "follows the request, not its form")
     n_vectors: int = Field(100, ge=1, description="harmful pairs the vectors are trained on")
     n_vector_prompts: int = Field(140, ge=1, description="prompts answered to get n_vectors compliant pairs")
     n_attack_prompts: int = Field(140, ge=1, description="prompts answered by the base model for attack pairs")
@@ -299,7 +303,8 @@ class Experiment:
                     atk = harmful_pairs(lm, self.splits["attack"], n_attack, sampled, is_refusal, p) if n_attack else []
                 ben_gen = gen.model_copy(update={"max_new_tokens": d.benign_answer_tokens})
                 with self.progress("synthesize: benign answers") as p:
-                    ben = answer_pairs(lm, self.benign_split["align"], ben_gen, p)
+                    ben = answer_pairs(lm, ask_in_forms(self.benign_split["align"], d.align_forms, self.cfg.seed),
+                                       ben_gen, p)
                 border: list[Example] = []
                 if d.align_borderline or d.align_sensitive:
                     from secvec.data.builtin import sensitive_prompts
@@ -319,7 +324,6 @@ class Experiment:
 
     def align(self, synth: Stage) -> Stage:
         from secvec.data.builtin import refusals
-        from secvec.recipes.pairs import refusal_pairs
         from secvec.vectors import protected_finetune
 
         cfg = self.cfg
@@ -328,13 +332,21 @@ class Experiment:
         with self._run(stage, "align") as info:
             if info is not None:
                 lm = load_model(cfg.model.name, cfg.model.dtype)
-                data = refusal_pairs(self.splits["align"], refusals(), cfg.seed) + self.helpful_pairs(synth)
+                data = self.alignment_data(synth)
                 with self.progress("align") as p:
                     model, result = protected_finetune(lm.model, lm.tokenizer, data, cfg.align, progress=p)
                 model.save_pretrained(stage.dir / "model", safe_serialization=True)
                 lm.tokenizer.save_pretrained(stage.dir / "model")
                 info.update(train=result.to_dict(), examples=len(data))
         return stage
+
+    def alignment_data(self, synth: Stage) -> list[Example]:
+        """Refusals of the alignment's harmful prompts, then the base model's helpful answers."""
+        from secvec.data.builtin import refusals
+        from secvec.recipes.pairs import refusal_pairs
+
+        asked = ask_in_forms(self.splits["align"], self.cfg.data.align_forms, self.cfg.seed + 1)
+        return refusal_pairs(asked, refusals(), self.cfg.seed) + self.helpful_pairs(synth)
 
     @staticmethod
     def helpful_pairs(synth: Stage) -> list[Example]:

