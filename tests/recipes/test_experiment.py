@@ -194,3 +194,23 @@ def test_align_forms_asks_a_share_of_both_alignment_sides_in_forms(tiny_dir, tmp
     assert sum(t.startswith(heads) for t in after["refused"]) == 2
     assert sum(t.startswith(heads) for t in after["answered"]) == 2
     assert Experiment(formed).synthesize().key != Experiment(plain).synthesize().key
+
+
+def test_lora_alignment_saves_a_whole_model_the_columns_load(tiny_dir, tmp_path):
+    """`align.mode: lora` once saved only the adapter, and every point after alignment failed to load it."""
+    from safetensors.torch import load_file
+
+    from secvec.recipes.experiment import Experiment
+
+    cfg = tiny_config(tiny_dir, tmp_path, attacks={}, columns=[ColumnSpec(name="aligned")],
+                      align={**TINY_TRAIN, "mode": "lora", "lora": {"r": 2, "alpha": 4}})
+    results = run_experiment(cfg)
+    assert results["columns"][0]["eval"]["n_harmful"] == 6
+    exp = Experiment(cfg)
+    saved = load_file(exp.align(exp.synthesize()).dir / "model" / "model.safetensors")
+    base = load_file(f"{tiny_dir}/model.safetensors")
+    assert not any("lora" in k for k in saved) and set(saved) <= set(base) | {"lm_head.weight"}
+    # the adapter was merged in: the trained layers moved, the rest did not
+    moved = [k for k in base if k in saved and not (saved[k] == base[k]).all()]
+    assert moved and all(k.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight",
+                                      "gate_proj.weight", "up_proj.weight", "down_proj.weight")) for k in moved)

@@ -335,6 +335,8 @@ class Experiment:
                 data = self.alignment_data(synth)
                 with self.progress("align") as p:
                     model, result = protected_finetune(lm.model, lm.tokenizer, data, cfg.align, progress=p)
+                if hasattr(model, "merge_and_unload"):  # align.mode lora: the aligned model is base + adapter
+                    model = model.merge_and_unload()
                 model.save_pretrained(stage.dir / "model", safe_serialization=True)
                 lm.tokenizer.save_pretrained(stage.dir / "model")
                 info.update(train=result.to_dict(), examples=len(data))
