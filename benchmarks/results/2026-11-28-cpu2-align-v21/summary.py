@@ -11,11 +11,13 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RUNS = {"cur": HERE.parent / "2026-11-27-cpu2-align-v19", "both": HERE.parent / "2026-11-27-cpu2-align-v20",
-        "f30": HERE, "bf30": HERE}
+        "f30": HERE, "bf30": HERE, "lora1e-3": HERE, "lora3e-4": HERE}
 LABEL = {"cur": "today: 100 harmful + 120 benign, 2 epochs (v19)",
          "f30": "today + 30% of both sides in forms (`align_forms: 0.3`, 1x)",
          "both": "200 harmful + 280 benign, 2 epochs (v20, 2x)",
-         "bf30": "200 + 280 + 30% in forms (2x)"}
+         "bf30": "200 + 280 + 30% in forms (2x)",
+         "lora1e-3": "today's data, LoRA r 16 (all linear layers, merged), lr 1e-3 (~0.9x)",
+         "lora3e-4": "today's data, LoRA r 16, lr 3e-4 (~0.9x)"}
 
 
 def pct(x):
