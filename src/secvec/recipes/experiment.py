@@ -324,7 +324,7 @@ class Experiment:
 
     def align(self, synth: Stage) -> Stage:
         from secvec.data.builtin import refusals
-        from secvec.vectors import protected_finetune
+        from secvec.vectors import export_model, protected_finetune
 
         cfg = self.cfg
         stage = self.cache.stage("align", {"synth": synth.key, "train": cfg.align.model_dump(), "seed": cfg.seed,
@@ -335,10 +335,8 @@ class Experiment:
                 data = self.alignment_data(synth)
                 with self.progress("align") as p:
                     model, result = protected_finetune(lm.model, lm.tokenizer, data, cfg.align, progress=p)
-                if hasattr(model, "merge_and_unload"):  # align.mode lora: the aligned model is base + adapter
-                    model = model.merge_and_unload()
-                model.save_pretrained(stage.dir / "model", safe_serialization=True)
-                lm.tokenizer.save_pretrained(stage.dir / "model")
+                # a whole model either way: align.mode lora's adapter is merged in, as `secvec export` does
+                export_model(model, lm.tokenizer, stage.dir / "model")
                 info.update(train=result.to_dict(), examples=len(data))
         return stage
 
