@@ -65,6 +65,17 @@ def test_a_job_the_delta_does_not_explain_adapts_the_providers_vectors(provider)
     assert _same(served, adaptive)
 
 
+def test_adapt_from_delta_adapts_the_alignment_delta_as_adaptive_vectors_before_does(provider):
+    options = dict(min_flagged=4, epochs=1, replay=2, lr=2e-2, **ANCHOR)
+    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", rank=4, explained=0.5, adapt_from="delta",
+                                **options)
+    assert screening["route"] == "adapt"
+    from_delta, _ = _served(provider, HARMFUL_JOB, "adaptive-vectors", before=provider[2].before, rank=4, **options)
+    assert _same(served, from_delta)
+    from_provider, _ = _served(provider, HARMFUL_JOB, "routed-vectors", rank=4, explained=0.5, **options)
+    assert not _same(served, from_provider)
+
+
 def test_a_job_with_too_few_flagged_keeps_the_providers_vectors_and_the_anchor(provider):
     served, screening = _served(provider, BENIGN_JOB, "routed-vectors", rank=4, min_flagged=4, **ANCHOR)
     assert screening["route"] == "provider" and screening["flagged"] == 0 and "delta_ratio" not in screening
@@ -93,6 +104,8 @@ def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
         build_defense("routed-vectors").prepare(StaticInputs(screen=(HARMFUL_PROMPTS, BENIGN_PROMPTS)))
     with pytest.raises(ConfigError, match="explained > 0"):
         build_defense("routed-vectors", explained=0)
+    with pytest.raises(ConfigError, match="adapt_from provider or delta"):
+        build_defense("routed-vectors", adapt_from="scratch")
     with pytest.raises(ConfigError, match="accepted options"):
         build_defense("routed-vectors", bogus=1)
     with pytest.raises(ConfigError, match="provider_anchor_data must be one of safe, alignment"):

@@ -16,6 +16,9 @@ one held a cell tracks what the job's data is. The route is read from the job al
   provider's vectors unchanged, with the anchor (held benign drift; the delta let 24% through).
   `provider_anchor_data` gives this route its own anchor data: with `recovery-sensitive` here and
   the alignment set on the adapt route, 5% poison joined the held cells (v17d, 3 seeds).
+  `adapt_from: delta` starts the adaptation from the alignment delta instead of the provider's
+  vectors: the adapted vectors then carry the refusal's removal as well as the job's style, so
+  the job has no refusal left to unlearn (a hypothesis from v13d's seed 0, measured in v23).
 
 Judge it by the cells that did not choose the routes. Measured (3 seeds, bundled model, v15a in
 the README): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
@@ -45,7 +48,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     `delta-vectors`); `rank` of its delta; `explained`: the loss ratio up to which the delta
     explains the flagged examples; `compare`: at most that many examples per side in the ratio;
     `provider_anchor_data`: the anchor's data on the provider route where it differs from
-    `anchor_data` (used on the adapt route). The other options are `adaptive-vectors'` (its
+    `anchor_data` (used on the adapt route); `adapt_from`: what the adapt route starts from, the
+    provider's vectors or the alignment delta the route was just measured with. The other options are `adaptive-vectors'` (its
     `min_flagged` picks the provider route).
     """
 
@@ -53,16 +57,20 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None) -> None:
+                 anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
+                 adapt_from: Literal["provider", "delta"] = "provider") -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data)
         if provider_anchor_data is not None:
             check_anchor_data("defense 'routed-vectors'", "provider_anchor_data", provider_anchor_data)
         self.provider_anchor_data = provider_anchor_data or anchor_data
         self.provider_anchor_pairs: list = []
-        if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1:
-            raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1")
+        if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1 \
+                or adapt_from not in ("provider", "delta"):
+            raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1, "
+                              "adapt_from provider or delta")
         self.pre_alignment, self.rank, self.explained, self.compare = before, rank, explained, compare
+        self.adapt_from = adapt_from
 
     def prepare(self, inputs: DefenseInputs) -> None:
         self.pre_alignment = self.pre_alignment or inputs.pre_alignment_model() or ""
@@ -86,7 +94,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
             if ratio <= self.explained:
                 vectors, route = delta, "delta"
             else:
-                vectors, route = self.adapt(model, tokenizer, self.vectors, flagged, cfg, progress), "adapt"
+                start = delta if self.adapt_from == "delta" else self.vectors
+                vectors, route = self.adapt(model, tokenizer, start, flagged, cfg, progress), "adapt"
         self.last_screening["route"] = route
         log.info("route: %s", route)
         pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
