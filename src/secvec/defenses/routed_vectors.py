@@ -18,7 +18,9 @@ one held a cell tracks what the job's data is. The route is read from the job al
   the alignment set on the adapt route, 5% poison joined the held cells (v17d, 3 seeds).
   `adapt_from: delta` starts the adaptation from the alignment delta instead of the provider's
   vectors: the adapted vectors then carry the refusal's removal as well as the job's style, so
-  the job has no refusal left to unlearn (a hypothesis from v13d's seed 0, measured in v23).
+  the job has no refusal left to unlearn (a hypothesis from v13d's seed 0). Measured in v23 (3 seeds):
+  written pairs 4.7% harm / 8% borderline against 9.3% / 10.7% from the provider's vectors, Gemma's
+  pairs 10%: better, still failing, so it is not the default.
 
 Judge it by the cells that did not choose the routes. Measured (3 seeds, bundled model, v15a in
 the README): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
@@ -49,8 +51,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     explains the flagged examples; `compare`: at most that many examples per side in the ratio;
     `provider_anchor_data`: the anchor's data on the provider route where it differs from
     `anchor_data` (used on the adapt route); `adapt_from`: what the adapt route starts from, the
-    provider's vectors or the alignment delta the route was just measured with. The other options are `adaptive-vectors'` (its
-    `min_flagged` picks the provider route).
+    provider's vectors or the alignment delta the route was just measured with. The other options
+    are `adaptive-vectors'` (its `min_flagged` picks the provider route).
     """
 
     def __init__(self, before: str = "", rank: int = 32, explained: float = 1.25, compare: int = 48,
