@@ -5,7 +5,7 @@ wins because refusal lives in the answer's first tokens (Qi et al. 2024, "Safety
 should be made more than just a few tokens deep"). These pairs teach the model to break off
 after a harmful start too. As a protected job's anchor (`anchor_data: recovery`, the paper's
 vectors, 3 seeds) they cut the lead to 6%, an unseen persona to 3% and 5% poison to 0% (vanilla
-55-61%) but refused 10-22% of borderline prompts (aligned 4%): v16a in the README.
+55-61%) but refused 10-22% of borderline prompts (aligned 4%): v16a in docs/results.md.
 """
 
 from __future__ import annotations

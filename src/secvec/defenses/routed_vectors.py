@@ -23,7 +23,7 @@ one held a cell tracks what the job's data is. The route is read from the job al
   pairs 10%: better, still failing, so it is not the default.
 
 Judge it by the cells that did not choose the routes. Measured (3 seeds, bundled model, v15a in
-the README): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
+docs/results.md): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
 benign drift; 0-2.7% harmful at <= 5.3% borderline refusal); the unflagged jobs that teach an
 opening or carry a little poison do not (Nova 7%, the lead 16%, 5% and 20% poison 5-6%), nor
 does lr x10 (27%, the delta's own frontier).

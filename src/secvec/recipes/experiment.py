@@ -156,7 +156,7 @@ class ExperimentConfig(Strict):
     data: DataPlan = Field(default_factory=DataPlan)
     # 2 epochs: with benign prompts in the harmful requests' imperative forms, 1 epoch left the
     # aligned model answering 18% of harmful prompts (2 epochs: 0%; benign over-refusal 11% vs the
-    # old reference's 23% on the same 44 prompts; measured, README)
+    # old reference's 23% on the same 44 prompts; measured, docs/results.md)
     align: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-4, epochs=2, batch_size=8, max_length=128,
                                                                    precision="auto"))
     vectors: VectorsConfig = Field(default_factory=VectorsConfig)
