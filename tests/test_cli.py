@@ -180,19 +180,23 @@ def test_finetune_with_an_anchor_trains_what_the_python_api_trains(monkeypatch, 
                            "--anchor", str(safe))
     assert code == 2 and "--anchor needs --vectors" in err
     settings = ["--set", "train.mode=full", "--set", "train.max_steps=2", "--set", "train.lr=1e-3"]
-    for name, anchor in (("plain", []), ("anchored", ["--anchor", str(safe)])):
+    # anchor_cover with a batch of 1: 2 steps must rehearse all 5 pairs, so 3 a step.
+    covered = ["--anchor", str(safe), "--set", "anchor_batch=1", "--set", "anchor_cover=true"]
+    for name, anchor in (("plain", []), ("anchored", ["--anchor", str(safe)]), ("covered", covered)):
         ok(monkeypatch, capsys, "finetune", "--model", tiny_dir, "--data", str(benign), "--vectors", str(vec_dir),
            *anchor, *settings, "-o", str(tmp_path / name))
-    saved = load_file(str(tmp_path / "anchored" / "model" / "model.safetensors"))
     plain = load_file(str(tmp_path / "plain" / "model" / "model.safetensors"))
-    cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "anchored" / "config.yaml").read_text()))
-    lm, vectors = load_model(tiny_dir), SecurityVectors.load(vec_dir)
-    reg = VectorsOffAnchor(lm.tokenizer, load_examples(str(safe)), vectors, 1.0, 4, cfg.train)
-    want, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, vectors, regularizer=reg)
-    reference = want.state_dict()
-    for k in saved:
-        torch.testing.assert_close(saved[k], reference[k], rtol=1e-4, atol=1e-6)
-    assert any(not torch.allclose(saved[k], plain[k], rtol=1e-4, atol=1e-6) for k in saved)
+    for name, batch in (("anchored", 4), ("covered", 3)):
+        saved = load_file(str(tmp_path / name / "model" / "model.safetensors"))
+        cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / name / "config.yaml").read_text()))
+        lm, vectors = load_model(tiny_dir), SecurityVectors.load(vec_dir)
+        reg = VectorsOffAnchor(lm.tokenizer, load_examples(str(safe)), vectors, 1.0, batch, cfg.train)
+        want, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, vectors,
+                                     regularizer=reg)
+        reference = want.state_dict()
+        for k in saved:
+            torch.testing.assert_close(saved[k], reference[k], rtol=1e-4, atol=1e-6, msg=f"{name}: {k}")
+        assert any(not torch.allclose(saved[k], plain[k], rtol=1e-4, atol=1e-6) for k in saved)
 
 
 def test_experiment_config_precedence(tmp_path):

@@ -120,6 +120,8 @@ class FinetuneCommand(Strict):
                                   "vectors off at each step (VectorsOffAnchor); needs vectors and merge")
     anchor_weight: float = Field(1.0, gt=0)
     anchor_batch: int = Field(4, ge=1)
+    anchor_cover: bool = Field(False, description="raise the anchor batch until the job rehearses every anchor "
+                               "pair once (see secvec.vectors.protect.covering_batch)")
     train: TrainConfig = Field(default_factory=TrainConfig)
     output_dir: str = "runs/finetune"
 

@@ -128,6 +128,37 @@ def test_anchor_trains_the_vectors_off_model_on_safe_answers_only(tiny, pairs, r
     safe = collate(encode_examples(tiny.tokenizer, benign, 96), tiny.tokenizer.pad_token_id)
     with torch.no_grad():
         assert lm_loss(anchored, safe) < lm_loss(plain, safe)
+
+
+def test_anchor_cover_rehearses_every_anchor_pair_in_a_short_job(tiny, pairs):
+    from secvec.vectors.protect import covering_batch
+
+    # The matrix's written-pairs job: 100 examples, batch 8, 2 epochs = 26 draws; 262 alignment pairs.
+    job = TrainConfig(batch_size=8, epochs=2)
+    assert covering_batch(4, 262, 100, job) == 11
+    assert covering_batch(4, 262, 1000, job) == 4            # a long job already covers: the minimum
+    assert covering_batch(4, 262, 100, job.model_copy(update={"max_steps": 5, "grad_accum": 2})) == 27
+
+    harmful, benign = pairs
+    anchor_set = [Example.from_pair(f"name a colour number {i}", f"Colour {i} is blue.") for i in range(30)]
+    vectors, _ = train_vectors(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, benign,
+                               VectorsConfig(r=2, alpha=8, train=TrainConfig(max_steps=1, batch_size=4, max_length=96)))
+    cfg = CFG  # 3 steps of 4: three anchor draws
+
+    def rehearsed(**options) -> int:
+        defense = build_defense("security-vectors", anchor=1.0, **options)
+        defense.prepare(StaticInputs(vectors=vectors, benign=anchor_set))
+        anchor = defense.anchor_for(tiny.tokenizer, vectors, cfg, len(harmful))
+        seen = set()
+        for _ in range(cfg.max_steps):
+            batch = anchor.batches.next()
+            seen |= {tuple(ids[mask.bool()].tolist()) for ids, mask in zip(batch["input_ids"], batch["attention_mask"])}
+        return len(seen)
+
+    assert rehearsed() == 12                                  # 3 draws of 4: most of the set never trained
+    assert rehearsed(anchor_cover=True) == 30
+    with pytest.raises(ConfigError, match="anchor_cover must be true or false"):
+        build_defense("security-vectors", anchor=1.0, anchor_cover="yes")
     with pytest.raises(ConfigError, match="anchor needs the merge method"):
         build_defense("security-vectors", anchor=1.0, method="active")
 

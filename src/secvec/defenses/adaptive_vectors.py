@@ -35,8 +35,9 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 1, anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: AnchorData = "safe", before: str = "", rank: int = 32) -> None:
-        super().__init__(method, recipe, anchor, anchor_batch, anchor_data)
+                 anchor_data: AnchorData = "safe", before: str = "", rank: int = 32,
+                 anchor_cover: bool = False) -> None:
+        super().__init__(method, recipe, anchor, anchor_batch, anchor_data, anchor_cover)
         self.before, self.rank = before, rank
         if not isinstance(epochs, int) or epochs < 1 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1 \
                 or target_loss < 0:
@@ -94,7 +95,7 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
             vectors = delta_from(model, self.before, self.rank, LLAMA_LINEAR)
         if len(flagged) >= self.min_flagged:
             vectors = self.adapt(model, tokenizer, vectors, flagged, cfg, progress)
-        return self.train_under(model, tokenizer, examples, cfg, vectors, self.anchor_for(tokenizer, vectors, cfg),
+        return self.train_under(model, tokenizer, examples, cfg, vectors, self.anchor_for(tokenizer, vectors, cfg, len(examples)),
                                 progress)
 
     def train_under(self, model, tokenizer, examples, cfg, vectors, anchor, progress=None):

@@ -36,10 +36,10 @@ class DeltaVectorsDefense(SecurityVectorsDefense):
 
     def __init__(self, before: str = "", rank: int = 32, target_modules: Optional[list[str]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: AnchorData = "safe") -> None:
+                 anchor_data: AnchorData = "safe", anchor_cover: bool = False) -> None:
         from secvec.config import LLAMA_LINEAR
 
-        super().__init__("merge", None, anchor, anchor_batch, anchor_data)
+        super().__init__("merge", None, anchor, anchor_batch, anchor_data, anchor_cover)
         if not isinstance(rank, int) or rank < 1:
             raise ConfigError("defense 'delta-vectors': rank must be an integer >= 1")
         self.before, self.rank = before, rank

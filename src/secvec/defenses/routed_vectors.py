@@ -60,9 +60,9 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
-                 adapt_from: Literal["provider", "delta"] = "provider") -> None:
+                 adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
-                         anchor_data)
+                         anchor_data, anchor_cover=anchor_cover)
         if provider_anchor_data is not None:
             check_anchor_data("defense 'routed-vectors'", "provider_anchor_data", provider_anchor_data)
         self.provider_anchor_data = provider_anchor_data or anchor_data
@@ -101,7 +101,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         self.last_screening["route"] = route
         log.info("route: %s", route)
         pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
-        anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, pairs)
+        anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
         return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress)
 
     def delta_ratio(self, model, tokenizer, delta, flagged, seed: int) -> float:

@@ -10,7 +10,7 @@ from secvec.config import VectorRecipe, VectorsConfig
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
-from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
+from secvec.vectors.protect import VectorsOffAnchor, covering_batch, protected_finetune
 
 AnchorData = Literal["safe", "alignment", "recovery", "recovery-sensitive"]
 
@@ -28,23 +28,28 @@ class SecurityVectorsDefense(Defense):
     answer's first tokens, as Qi et al. 2024 propose against prefilled and fine-tuned openings);
     or "recovery-sensitive", that plus the base model's answers to secvec's sensitive-topic prompts,
     twice each (the recovery pairs alone made the served model refuse debate and dark-history
-    prompts; these answers cut that refusal, v17c/d).
+    prompts; these answers cut that refusal, v17c/d). `anchor_cover` raises the batch, where the
+    job is short, until every anchor pair is rehearsed once per job (`covering_batch`): in v24 which
+    104 of 262 pairs a 26-step job drew moved its served model from 0% to 22% harmful.
     """
 
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: AnchorData = "safe") -> None:
+                 anchor_data: AnchorData = "safe", anchor_cover: bool = False) -> None:
         where = f"defense {self.name or 'security-vectors'!r}"
         if method not in ("merge", "active"):
             raise ConfigError(f"{where}: method must be merge or active, got {method!r}")
-        if anchor < 0 or anchor_batch < 1:
-            raise ConfigError(f"{where}: anchor must be >= 0 and anchor_batch >= 1")
+        if anchor < 0 or not isinstance(anchor_batch, int) or anchor_batch < 1:
+            raise ConfigError(f"{where}: anchor must be >= 0 and anchor_batch an integer >= 1")
+        if not isinstance(anchor_cover, bool):
+            raise ConfigError(f"{where}: anchor_cover must be true or false, got {anchor_cover!r}")
         if anchor and method != "merge":
             raise ConfigError(f"{where}: the anchor needs the merge method")
         check_anchor_data(where, "anchor_data", anchor_data)
         self.method = method
         self.recipe = parse_recipe(recipe)
         self.anchor, self.anchor_batch, self.anchor_data = anchor, anchor_batch, anchor_data
+        self.anchor_cover = anchor_cover
         self.vectors: Optional[SecurityVectors] = None
         self.anchor_pairs: list = []
 
@@ -61,16 +66,18 @@ class SecurityVectorsDefense(Defense):
         if self.vectors is None:
             raise RuntimeError("security-vectors defense used before prepare()")
         return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress,
-                                  regularizer=self.anchor_for(tokenizer, self.vectors, cfg))
+                                  regularizer=self.anchor_for(tokenizer, self.vectors, cfg, len(examples)))
 
-    def anchor_for(self, tokenizer, vectors: SecurityVectors, cfg,
+    def anchor_for(self, tokenizer, vectors: SecurityVectors, cfg, n_examples: int,
                    pairs: Optional[list] = None) -> Optional[VectorsOffAnchor]:
-        """The job's anchor on `pairs` (default: the anchor's) through the weights minus `vectors`, the
-        ones the job trains under; None without one."""
+        """The anchor of a job of `n_examples` on `pairs` (default: the anchor's) through the weights
+        minus `vectors`, the ones the job trains under; None without one."""
         if not self.anchor:
             return None
-        return VectorsOffAnchor(tokenizer, self.anchor_pairs if pairs is None else pairs, vectors, self.anchor,
-                                self.anchor_batch, cfg)
+        pairs = self.anchor_pairs if pairs is None else pairs
+        batch = covering_batch(self.anchor_batch, len(pairs), n_examples, cfg) if self.anchor_cover \
+            else self.anchor_batch
+        return VectorsOffAnchor(tokenizer, pairs, vectors, self.anchor, batch, cfg)
 
 
 def check_anchor_data(where: str, option: str, value: Any) -> None:

@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from typing import Iterator, Literal, Optional, Sequence
 
 import torch
+from accelerate import PartialState
 
 from secvec.config import TrainConfig
 from secvec.data.schema import Example
 from secvec.errors import ConfigError, ModelError
 from secvec.data.tokenize import BatchCycle
-from secvec.training.sft import Progress, Regularizer, TrainResult, lm_loss, prepare_trainable, train
+from secvec.training.sft import Progress, Regularizer, TrainResult, batch_plan, lm_loss, prepare_trainable, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
 
 log = logging.getLogger(__name__)
@@ -201,3 +202,16 @@ class VectorsOffAnchor:
             self.targets = [(n, p, deltas[by_id[id(p)]]) for n, p in model.named_parameters() if id(p) in by_id]
         off = {n: p - d for n, p, d in self.targets}
         return self.weight * lm_loss(model, self.batches.next(accelerator.device), off)
+
+
+def covering_batch(minimum: int, n_pairs: int, n_examples: int, job: TrainConfig) -> int:
+    """The anchor batch (at least `minimum`) that rehearses all `n_pairs` once in a job of `n_examples`.
+
+    The anchor draws one batch per micro-batch of the job, so a short job at a fixed batch sees
+    only part of the set, and which part mattered: a 26-step job at 4 a step rehearses 104 of 262
+    alignment pairs, and changing only which 104 moved its served model from 0% to 22% harmful
+    (benchmarks/results/2026-11-28-cpu2-matrix-v24). Each process draws the same batches.
+    """
+    world = PartialState().num_processes
+    draws = max(1, len(batch_plan(n_examples, job, world)) // world)
+    return max(minimum, -(-n_pairs // draws))
