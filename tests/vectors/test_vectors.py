@@ -271,3 +271,42 @@ def test_resume_refuses_other_vectors(tiny, pairs, trained_vectors, tmp_path):
     with pytest.raises(ConfigError, match="resume with the same security vectors"):
         protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, None,
                            output_dir=tmp_path, resume=True)
+
+
+def test_an_anchor_batch_larger_than_the_job_s_runs_in_pieces_with_the_whole_batch_s_gradient(tiny, pairs):
+    from secvec.data.schema import Example
+    from secvec.vectors.protect import VectorsOffAnchor
+
+    harmful, benign = pairs
+    vectors, _ = train_vectors(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, benign,
+                               VectorsConfig(r=2, alpha=8, train=TrainConfig(max_steps=1, batch_size=4, max_length=96)))
+    # answers of different lengths, so the pieces' shares of the answer tokens differ
+    safe = [Example.from_pair(f"say {i}", " ".join(["word"] * (1 + 3 * i))) for i in range(7)]
+    calls = []
+
+    class Acc:
+        device = torch.device("cpu")
+        unwrap_model = staticmethod(lambda m: m)
+
+        @staticmethod
+        def backward(loss):
+            calls.append(loss.item())
+            loss.backward()
+
+    def step(job_batch):
+        model = copy.deepcopy(tiny.model)
+        anchor = VectorsOffAnchor(tiny.tokenizer, safe, vectors, 1.5, 7, TrainConfig(batch_size=job_batch, seed=3))
+        with merged(model, vectors):
+            value = anchor(model, Acc())
+            if value.requires_grad:          # one piece: the job's backward takes it
+                value.backward()
+        return value.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    whole, whole_grads = step(8)
+    assert calls == []
+    pieces, piece_grads = step(2)
+    assert len(calls) == 4                   # 7 rows in pieces of 2
+    assert pieces == pytest.approx(whole, rel=1e-5)
+    assert whole_grads.keys() == piece_grads.keys() and whole_grads
+    for n in whole_grads:
+        torch.testing.assert_close(piece_grads[n], whole_grads[n], rtol=1e-4, atol=1e-6, msg=n)

@@ -37,7 +37,8 @@ from secvec.models.precision import autocast
 
 log = logging.getLogger(__name__)
 
-# A regularizer returns an extra loss for the current step (weight already applied).
+# A regularizer returns an extra loss for the current step (weight already applied); one that ran
+# its own backward passes (the anchor, in pieces) returns the value without a graph.
 Regularizer = Callable[[torch.nn.Module, Accelerator], torch.Tensor]
 
 

@@ -24,7 +24,7 @@ from accelerate import PartialState
 from secvec.config import TrainConfig
 from secvec.data.schema import Example
 from secvec.errors import ConfigError, ModelError
-from secvec.data.tokenize import BatchCycle
+from secvec.data.tokenize import IGNORE, BatchCycle
 from secvec.training.sft import Progress, Regularizer, TrainResult, batch_plan, lm_loss, prepare_trainable, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
 
@@ -182,7 +182,9 @@ class VectorsOffAnchor:
     set's benign and borderline answers, no refusals) through the weights *minus* the vectors'
     delta, the model that will be served. It needs the `merge` method: the vectors-off weights
     are `W - delta`, computed out of place so the vectors-on graph of the same step stays valid.
-    Its batch order starts over in a resumed run (not saved in checkpoints).
+    Its batch order starts over in a resumed run (not saved in checkpoints). A batch larger than the
+    job's own (`covering_batch` in a short job) is run in pieces of the job's batch size, each with
+    its own backward pass, so its memory is the job's: 45 sequences at once held 10 GB (v25).
     """
 
     def __init__(self, tokenizer, examples: Sequence[Example], vectors: SecurityVectors, weight: float,
@@ -191,6 +193,7 @@ class VectorsOffAnchor:
         self.batches = BatchCycle(tokenizer, examples, max(job.max_length, 128), batch_size, job.seed)
         self.vectors = vectors
         self.weight = weight
+        self.piece = job.batch_size
         # (parameter name, parameter, its delta), found at the first step; the optimizer updates
         # the parameters in place, so they stay the same objects for the whole job.
         self.targets: Optional[list[tuple[str, torch.nn.Parameter, torch.Tensor]]] = None
@@ -200,8 +203,24 @@ class VectorsOffAnchor:
             weights, deltas = _deltas(accelerator.unwrap_model(model), self.vectors, merged_in=True)
             by_id = {id(w): name for name, w in weights.items()}
             self.targets = [(n, p, deltas[by_id[id(p)]]) for n, p in model.named_parameters() if id(p) in by_id]
-        off = {n: p - d for n, p, d in self.targets}
-        return self.weight * lm_loss(model, self.batches.next(accelerator.device), off)
+        batch = self.batches.next(accelerator.device)
+        rows = batch["input_ids"].shape[0]
+        if rows <= self.piece:
+            return self.weight * lm_loss(model, batch, {n: p - d for n, p, d in self.targets})
+        # The loss is a mean over the batch's answer tokens, so each piece counts by its share of
+        # them: the summed gradients are the whole batch's. The graphs are gone when this returns,
+        # so the value goes back without one (the job's backward adds nothing for it).
+        tokens = (batch["labels"][:, 1:] != IGNORE).sum(1).float()
+        value = torch.zeros((), device=accelerator.device)
+        for i in range(0, rows, self.piece):
+            share = tokens[i:i + self.piece].sum() / tokens.sum()
+            if share == 0:
+                continue
+            piece = {k: v[i:i + self.piece] for k, v in batch.items()}
+            loss = self.weight * share * lm_loss(model, piece, {n: p - d for n, p, d in self.targets})
+            accelerator.backward(loss)
+            value += loss.detach()
+        return value
 
 
 def covering_batch(minimum: int, n_pairs: int, n_examples: int, job: TrainConfig) -> int:
