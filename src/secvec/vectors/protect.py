@@ -184,7 +184,8 @@ class VectorsOffAnchor:
     are `W - delta`, computed out of place so the vectors-on graph of the same step stays valid.
     Its batch order starts over in a resumed run (not saved in checkpoints). A batch larger than the
     job's own (`covering_batch` in a short job) is run in pieces of the job's batch size, each with
-    its own backward pass, so its memory is the job's: 45 sequences at once held 10 GB (v25).
+    its own backward pass, so it holds at most one more batch of the job's size in memory: 45
+    sequences at once took a worker past 10 GB and the OOM killer ended it (v25).
     """
 
     def __init__(self, tokenizer, examples: Sequence[Example], vectors: SecurityVectors, weight: float,
