@@ -130,7 +130,7 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     from secvec.errors import ConfigError
     from secvec.progress import bar
     from secvec.vectors import SecurityVectors, export_model, protected_finetune
-    from secvec.vectors.protect import VectorsOffAnchor, covering_batch
+    from secvec.vectors.protect import VectorsOffAnchor
 
     cfg = load_config(FinetuneCommand, config, overrides, data=data, vectors=vectors, output_dir=output_dir,
                       anchor=anchor, model={"name": model} if model else None)
@@ -145,10 +145,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
     out = Path(cfg.output_dir)
     label = "protected fine-tune" if sv else "fine-tune"
-    batch = covering_batch(cfg.anchor_batch, len(anchor_pairs), len(examples), cfg.train) if cfg.anchor_cover \
-        else cfg.anchor_batch
-    reg = VectorsOffAnchor(lm.tokenizer, anchor_pairs, sv, cfg.anchor_weight, batch,
-                           cfg.train) if anchor_pairs and sv else None
+    reg = VectorsOffAnchor(lm.tokenizer, anchor_pairs, sv, cfg.anchor_weight, cfg.anchor_batch, cfg.train,
+                           cover=len(examples) if cfg.anchor_cover else None) if anchor_pairs and sv else None
     with bar(label) as progress:
         tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
                                            output_dir=out, resume=resume, progress=progress, regularizer=reg)

@@ -95,8 +95,8 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
             vectors = delta_from(model, self.before, self.rank, LLAMA_LINEAR)
         if len(flagged) >= self.min_flagged:
             vectors = self.adapt(model, tokenizer, vectors, flagged, cfg, progress)
-        return self.train_under(model, tokenizer, examples, cfg, vectors, self.anchor_for(tokenizer, vectors, cfg, len(examples)),
-                                progress)
+        anchor = self.anchor_for(tokenizer, vectors, cfg, len(examples))
+        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress)
 
     def train_under(self, model, tokenizer, examples, cfg, vectors, anchor, progress=None):
         """The protected job under the job's `vectors`, its screening recorded in the result."""

@@ -10,7 +10,7 @@ from secvec.config import VectorRecipe, VectorsConfig
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
-from secvec.vectors.protect import VectorsOffAnchor, covering_batch, protected_finetune
+from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
 
 AnchorData = Literal["safe", "alignment", "recovery", "recovery-sensitive"]
 
@@ -74,10 +74,8 @@ class SecurityVectorsDefense(Defense):
         minus `vectors`, the ones the job trains under; None without one."""
         if not self.anchor:
             return None
-        pairs = self.anchor_pairs if pairs is None else pairs
-        batch = covering_batch(self.anchor_batch, len(pairs), n_examples, cfg) if self.anchor_cover \
-            else self.anchor_batch
-        return VectorsOffAnchor(tokenizer, pairs, vectors, self.anchor, batch, cfg)
+        return VectorsOffAnchor(tokenizer, self.anchor_pairs if pairs is None else pairs, vectors, self.anchor,
+                                self.anchor_batch, cfg, cover=n_examples if self.anchor_cover else None)
 
 
 def check_anchor_data(where: str, option: str, value: Any) -> None:

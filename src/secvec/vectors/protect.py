@@ -189,7 +189,11 @@ class VectorsOffAnchor:
     """
 
     def __init__(self, tokenizer, examples: Sequence[Example], vectors: SecurityVectors, weight: float,
-                 batch_size: int, job: TrainConfig) -> None:
+                 batch_size: int, job: TrainConfig, cover: Optional[int] = None) -> None:
+        """`cover`: the job's number of examples; the batch is then raised (`covering_batch`) until
+        that job rehearses every anchor pair once."""
+        if cover is not None:
+            batch_size = covering_batch(batch_size, len(examples), cover, job)
         # At least the alignment's 128 tokens: a short-answer job must not cut the anchor's answers.
         self.batches = BatchCycle(tokenizer, examples, max(job.max_length, 128), batch_size, job.seed)
         self.vectors = vectors
@@ -212,9 +216,10 @@ class VectorsOffAnchor:
         # them: the summed gradients are the whole batch's. The graphs are gone when this returns,
         # so the value goes back without one (the job's backward adds nothing for it).
         tokens = (batch["labels"][:, 1:] != IGNORE).sum(1).float()
+        total = tokens.sum()
         value = torch.zeros((), device=accelerator.device)
         for i in range(0, rows, self.piece):
-            share = tokens[i:i + self.piece].sum() / tokens.sum()
+            share = tokens[i:i + self.piece].sum() / total
             if share == 0:
                 continue
             piece = {k: v[i:i + self.piece] for k, v in batch.items()}
