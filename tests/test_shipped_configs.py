@@ -25,7 +25,9 @@ def test_shipped_config_loads(name):
     cfg = _experiment_config(CONFIGS / name, [], "demo", None, READERS[name])
     assert isinstance(cfg, READERS[name])
     if name == "matrix.yaml":  # the defense rows build (unknown options fail in MatrixConfig's validation)
-        assert [d.name for d in cfg.defenses][:2] == ["none", "security-vectors"] and len(cfg.defenses) == 10
-        assert [d.name for d in cfg.defenses][-4:] == ["delta-vectors", "security-vectors"] + ["routed-vectors"] * 2
-        assert cfg.defenses[-3].options == {"anchor": 1.0, "anchor_data": "recovery"}
-        assert cfg.defenses[-1].options["provider_anchor_data"] == "recovery-sensitive"
+        assert [d.name for d in cfg.defenses][:2] == ["none", "security-vectors"] and len(cfg.defenses) == 11
+        assert [d.name for d in cfg.defenses][-5:] == ["delta-vectors", "security-vectors"] + ["routed-vectors"] * 3
+        assert cfg.defenses[-4].options == {"anchor": 1.0, "anchor_data": "recovery"}
+        assert cfg.defenses[-2].options["provider_anchor_data"] == "recovery-sensitive"
+        best = cfg.defenses[-1].options  # the best measured recipe: the provider route's anchor, delta start, whole set
+        assert best["provider_anchor_data"] == "recovery-sensitive" and best["adapt_from"] == "delta" and best["anchor_cover"]
