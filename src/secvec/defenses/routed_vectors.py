@@ -20,7 +20,11 @@ one held a cell tracks what the job's data is. The route is read from the job al
   vectors: the adapted vectors then carry the refusal's removal as well as the job's style, so
   the job has no refusal left to unlearn (a hypothesis from v13d's seed 0). Measured in v23 (3 seeds):
   written pairs 4.7% harm / 8% borderline against 9.3% / 10.7% from the provider's vectors, Gemma's
-  pairs 10%: better, still failing, so it is not the default.
+  pairs 10%: better, still failing. With `anchor_cover` as well (every job rehearses the whole anchor
+  set) the recipe passed written pairs, the Nova persona (v24E, v25a) and, on a bf16 CPU, the lead,
+  5% / 20% poison and benign drift against the reference's 3-alignment mean (v26), at plain benign
+  refusal of 19-22% after a job and ~5x its training time: it is `configs/matrix.yaml`'s last row,
+  opted into there rather than this class's default, since both options cost time on every job.
 
 Judge it by the cells that did not choose the routes. Measured (3 seeds, bundled model, v15a in
 docs/results.md): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
