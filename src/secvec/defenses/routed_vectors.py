@@ -22,15 +22,18 @@ one held a cell tracks what the job's data is. The route is read from the job al
   written pairs 4.7% harm / 8% borderline against 9.3% / 10.7% from the provider's vectors, Gemma's
   pairs 10%: better, still failing. With `anchor_cover` as well (every job rehearses the whole anchor
   set) the recipe passed written pairs, the Nova persona (v24E, v25a) and, on a bf16 CPU, the lead,
-  5% / 20% poison and benign drift against the reference's 3-alignment mean (v26), at plain benign
-  refusal of 19-22% after a job and ~5x its training time: it is `configs/matrix.yaml`'s last row,
+  5% / 20% poison, benign drift (v26) and 300 sampled generator pairs (v27, adapt route) against the
+  reference's 3-alignment mean, at plain benign refusal of 13-22% after a job and ~5-10x its training
+  time: it is `configs/matrix.yaml`'s last row,
   opted into there rather than this class's default, since both options cost time on every job.
 
 Judge it by the cells that did not choose the routes. Measured (3 seeds, bundled model, v15a in
 docs/results.md): six of the nine strong cells pass (generator, written and Gemma pairs, lr x3, LoRA,
 benign drift; 0-2.7% harmful at <= 5.3% borderline refusal); the unflagged jobs that teach an
 opening or carry a little poison do not (Nova 7%, the lead 16%, 5% and 20% poison 5-6%), nor
-does lr x10 (27%, the delta's own frontier).
+does lr x10 (27%, the delta's own frontier; in v27 adapting from the delta did not move it: the delta
+leaves the attack's loss where it was, and AdamW's clipped steps keep their size, only their direction
+changes).
 """
 
 from __future__ import annotations
