@@ -100,3 +100,24 @@ def test_adaptive_vectors_with_before_start_from_the_alignment_delta(tiny_dir, p
     for name, p in served[0].items():
         assert torch.equal(p, served[1][name]), name
     assert any(not torch.equal(p, dict(aligned.named_parameters())[n]) for n, p in served[0].items())
+
+
+def test_project_keeps_the_served_update_out_of_the_alignment_delta(tiny_dir, pairs):
+    """With `project: core` the job may not move the weights inside the rank-r block the delta lives in."""
+    from secvec.vectors.project import delta_bases
+
+    harmful, benign = pairs
+    before = load_model(tiny_dir)
+    aligned = _aligned(before.model)
+    start = {n: p.detach().clone() for n, p in _targets(aligned).items()}
+    cfg = TrainConfig(lr=1e-2, max_steps=3, batch_size=4, max_length=96)
+    defense = build_defense("delta-vectors", rank=4, project="core")
+    defense.prepare(StaticInputs(benign=benign, before=tiny_dir))
+    served, _ = defense.finetune(aligned, before.tokenizer, harmful, cfg)
+    delta = alignment_delta(_aligned(before.model), before.model, 4, TARGETS)
+    for name, w in delta.target_weights(served, check_weights=False).items():
+        u, v = delta_bases(delta.lora_b[name], delta.lora_a[name])
+        update = w.detach() - start[f"{name}.weight"]
+        assert update.norm() > 0 and (u.T @ update @ v).norm() < 1e-5 * update.norm(), name
+    with pytest.raises(ConfigError, match="project must be one of core, left, both"):
+        build_defense("delta-vectors", before="x", project="all")

@@ -24,6 +24,8 @@ from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.defenses.security_vectors import AnchorData, SecurityVectorsDefense
 from secvec.errors import ConfigError
 from secvec.vectors.delta import delta_from
+from secvec.vectors.project import ProjectMode
+from secvec.vectors.protect import protected_finetune
 
 
 @DEFENSES.register("delta-vectors")
@@ -31,18 +33,24 @@ class DeltaVectorsDefense(SecurityVectorsDefense):
     """`before`: the model before safety alignment (a name or path `load_model` takes; default: the
     provider's own, which an experiment has since it aligned it); `rank` of the delta.
 
-    The anchor options of `security-vectors` apply, through the delta vectors.
+    The anchor options of `security-vectors` apply, through the delta vectors. `forward: false`
+    (with `project`) trains the job at the aligned point, vectors off, and only keeps its update
+    out of the delta's subspace.
     """
 
     def __init__(self, before: str = "", rank: int = 32, target_modules: Optional[list[str]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: AnchorData = "safe", anchor_cover: bool = False) -> None:
+                 anchor_data: AnchorData = "safe", anchor_cover: bool = False,
+                 project: Optional[ProjectMode] = None, forward: bool = True) -> None:
         from secvec.config import LLAMA_LINEAR
 
-        super().__init__("merge", None, anchor, anchor_batch, anchor_data, anchor_cover)
+        super().__init__("merge", None, anchor, anchor_batch, anchor_data, anchor_cover, project)
         if not isinstance(rank, int) or rank < 1:
             raise ConfigError("defense 'delta-vectors': rank must be an integer >= 1")
-        self.before, self.rank = before, rank
+        if not forward and (not project or anchor):
+            raise ConfigError("defense 'delta-vectors': forward false needs project (else the job is vanilla) and "
+                              "no anchor (it trains through the vectors)")
+        self.before, self.rank, self.forward = before, rank, forward
         self.target_modules = list(target_modules or LLAMA_LINEAR)
 
     def prepare(self, inputs: DefenseInputs) -> None:
@@ -55,4 +63,7 @@ class DeltaVectorsDefense(SecurityVectorsDefense):
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
         # Taken from the model this job starts from (a second job's delta also undoes the first job).
         self.vectors = delta_from(model, self.before, self.rank, self.target_modules)
-        return super().finetune(model, tokenizer, examples, cfg, progress)
+        if self.forward:
+            return super().finetune(model, tokenizer, examples, cfg, progress)
+        return protected_finetune(model, tokenizer, examples, cfg, None, progress=progress, project=self.project,
+                                  guard=self.vectors)

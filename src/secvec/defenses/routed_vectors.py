@@ -47,6 +47,7 @@ from secvec.defenses.adaptive_vectors import AdaptiveVectorsDefense
 from secvec.defenses.security_vectors import AnchorData, anchor_pairs, check_anchor_data
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.errors import ConfigError
+from secvec.vectors.project import ProjectMode
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,10 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
-                 adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False) -> None:
+                 adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False,
+                 project: Optional[ProjectMode] = None) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
-                         anchor_data, anchor_cover=anchor_cover)
+                         anchor_data, anchor_cover=anchor_cover, project=project)
         if provider_anchor_data is not None:
             check_anchor_data("defense 'routed-vectors'", "provider_anchor_data", provider_anchor_data)
         self.provider_anchor_data = provider_anchor_data or anchor_data

@@ -10,6 +10,7 @@ from secvec.config import VectorRecipe, VectorsConfig
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
+from secvec.vectors.project import PROJECT_MODES, ProjectMode
 from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
 
 AnchorData = Literal["safe", "alignment", "recovery", "recovery-sensitive"]
@@ -31,11 +32,15 @@ class SecurityVectorsDefense(Defense):
     prompts; these answers cut that refusal, v17c/d). `anchor_cover` raises the batch, where the
     job is short, until every anchor pair is rehearsed once per job (`covering_batch`): in v24 which
     104 of 262 pairs a 26-step job drew moved its served model from 0% to 22% harmful.
+    `project` (core, left or both) keeps the job's update out of the vectors' own subspace after
+    every step (`SubspaceGuard`): the vectors change a protected step's direction only through its
+    gradient, and at lr x10 that was not enough (v27).
     """
 
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
-                 anchor_data: AnchorData = "safe", anchor_cover: bool = False) -> None:
+                 anchor_data: AnchorData = "safe", anchor_cover: bool = False,
+                 project: Optional[ProjectMode] = None) -> None:
         where = f"defense {self.name or 'security-vectors'!r}"
         if method not in ("merge", "active"):
             raise ConfigError(f"{where}: method must be merge or active, got {method!r}")
@@ -46,7 +51,9 @@ class SecurityVectorsDefense(Defense):
         if anchor and method != "merge":
             raise ConfigError(f"{where}: the anchor needs the merge method")
         check_anchor_data(where, "anchor_data", anchor_data)
-        self.method = method
+        if project is not None and project not in PROJECT_MODES:
+            raise ConfigError(f"{where}: project must be one of {', '.join(PROJECT_MODES)}, got {project!r}")
+        self.method, self.project = method, project
         self.recipe = parse_recipe(recipe)
         self.anchor, self.anchor_batch, self.anchor_data = anchor, anchor_batch, anchor_data
         self.anchor_cover = anchor_cover
@@ -66,7 +73,8 @@ class SecurityVectorsDefense(Defense):
         if self.vectors is None:
             raise RuntimeError("security-vectors defense used before prepare()")
         return protected_finetune(model, tokenizer, examples, cfg, self.vectors, self.method, progress=progress,
-                                  regularizer=self.anchor_for(tokenizer, self.vectors, cfg, len(examples)))
+                                  regularizer=self.anchor_for(tokenizer, self.vectors, cfg, len(examples)),
+                                  project=self.project)
 
     def anchor_for(self, tokenizer, vectors: SecurityVectors, cfg, n_examples: int,
                    pairs: Optional[list] = None) -> Optional[VectorsOffAnchor]:

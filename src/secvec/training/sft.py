@@ -185,6 +185,7 @@ def train(
     progress: Optional[Progress] = None,
     checkpoint_view: Optional[Callable[[], ContextManager[Any]]] = None,
     checkpoint_meta: Optional[dict[str, Any]] = None,
+    after_step: Optional[Callable[[], None]] = None,
 ) -> TrainResult:
     """Train the parameters of `model` that require grad; returns losses and timings.
 
@@ -192,7 +193,8 @@ def train(
     `resume=True` continues from it. `checkpoint_view` is entered around each save (the
     protected path takes the vectors out there, so no file holds the vectors-on weights) and
     around each load; `checkpoint_meta` is recorded with every checkpoint, and a resume whose
-    meta differs from the checkpoint's is refused.
+    meta differs from the checkpoint's is refused. `after_step` runs after every optimizer step
+    (the protected path's `SubspaceGuard` edits the weights there).
     """
     set_seed(cfg.seed)
     encoded = list(examples) if examples and isinstance(examples[0], Encoded) else \
@@ -261,6 +263,8 @@ def train(
                     accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+                if after_step is not None and accelerator.sync_gradients:
+                    after_step()
             lm_sum += loss.item()
             micro += 1
             result.tokens += int(accelerator.reduce(batch["attention_mask"].sum(), "sum"))

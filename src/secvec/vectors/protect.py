@@ -27,6 +27,7 @@ from secvec.errors import ConfigError, ModelError
 from secvec.data.tokenize import IGNORE, BatchCycle
 from secvec.training.sft import Progress, Regularizer, TrainResult, batch_plan, lm_loss, prepare_trainable, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
+from secvec.vectors.project import ProjectMode, SubspaceGuard
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +134,14 @@ def protected_finetune(
     resume: bool = False,
     progress: Optional[Progress] = None,
     regularizer: Optional[Regularizer] = None,
+    project: Optional[ProjectMode] = None,
+    guard: Optional[SecurityVectors] = None,
 ) -> tuple[torch.nn.Module, TrainResult]:
     """Fine-tune (full or LoRA per `cfg`) with the vectors on and frozen; returns the model with them off.
 
     Without vectors this is plain (vanilla) fine-tuning, the same code path. `regularizer`
-    (e.g. `VectorsOffAnchor`) adds its loss at every step.
+    (e.g. `VectorsOffAnchor`) adds its loss at every step; `project` keeps the job's update out of
+    the subspace of `guard` (default: the vectors) after every step (`SubspaceGuard`).
     """
     if vectors is not None and cfg.weight_decay:
         log.warning("weight_decay=%s also decays the merged vectors' delta; results differ slightly from "
@@ -150,9 +154,13 @@ def protected_finetune(
                               "would be saved in them)")
         view = lambda: taken_out(model, vectors)  # noqa: E731
     meta = {"vectors": vectors.fingerprint() if vectors is not None else None}
+    guard = guard or vectors
+    if project and guard is None:
+        raise ConfigError("project needs security vectors: their subspace is what it keeps the job out of")
     with vectors_on(model, vectors, method) as m:
+        after = SubspaceGuard(m, guard, project) if project and guard is not None else None
         result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
-                       checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer)
+                       checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer, after_step=after)
     return model, result
 
 

@@ -1,0 +1,96 @@
+"""Keep a protected job's update out of the vectors' own subspace.
+
+Why: under the alignment delta a job at the demo's lr learns little harm, but at lr x10 it still
+un-aligns the served model. The delta does not lower the attack's loss, and AdamW's clipped steps
+keep their size under it: only their direction changes (cosine 0.46 to the vanilla gradient,
+benchmarks/results/2026-11-28-cpu2-matrix-v27/gradprobe.txt). The un-alignment the vectors stand
+for is a rank-r delta `B @ A` per weight; its column space `U` (of B) and row space `V` (of A^T)
+are where a job would move the weights to undo it along the vectors' route. This guard takes the
+part of the job's update that lies there back out after every optimizer step, so the step's
+direction changes where the vectors alone only change its gradient.
+
+Modes: `core` removes `U U^T D V V^T` (the r x r block the delta itself lives in), `left` removes
+`U U^T D` (anything written into the delta's output directions), `both` removes every part that
+touches either space, `D - (I - U U^T) D (I - V V^T)`. Projecting the cumulative update `D` after
+each step equals projecting each step, since the projection is linear and idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from secvec.errors import ConfigError
+from secvec.vectors.core import SecurityVectors, base_model_of
+
+ProjectMode = Literal["core", "left", "both"]
+PROJECT_MODES = ("core", "left", "both")
+
+
+def delta_bases(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Orthonormal bases of the column and row spaces of `b @ a`, from the thin factors alone.
+
+    `b = Qb Rb`, `a^T = Qa Ra`, so `b @ a = Qb (Rb Ra^T) Qa^T` and the r x r core's SVD gives both
+    bases; directions with no singular value (a zero column of a padded rank) are left out.
+    """
+    qb, rb = torch.linalg.qr(b.float())
+    qa, ra = torch.linalg.qr(a.float().T)
+    um, s, vmh = torch.linalg.svd(rb @ ra.T)
+    keep = s > s.max() * 1e-6 if s.numel() and s.max() > 0 else s > 0
+    return qb @ um[:, keep], qa @ vmh.T[:, keep]
+
+
+class SubspaceGuard:
+    """Called after each optimizer step of a protected job (`train(after_step=...)`).
+
+    Full fine-tuning: holds a copy of each targeted weight from the job's start (~0.4 GB for the
+    bundled model in fp32) and removes the guarded part of `W - W_start`; a step costs ~4 small
+    matmuls per weight. A LoRA job (the user's adapter `B_u @ A_u` on a targeted Linear): `left`
+    projects `B_u` onto the complement of `U`, `both` also `A_u` onto that of `V`, which removes
+    exactly those parts of the adapter's delta; `core` has no such form and is refused there.
+    """
+
+    def __init__(self, model: torch.nn.Module, vectors: SecurityVectors, mode: ProjectMode = "both") -> None:
+        if mode not in PROJECT_MODES:
+            raise ConfigError(f"project must be one of {', '.join(PROJECT_MODES)}, got {mode!r}")
+        self.mode = mode
+        self.full: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.lora: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        modules = dict(base_model_of(model).named_modules())
+        for name, w in vectors.target_weights(model, check_weights=False).items():
+            u, v = (t.to(w.device) for t in delta_bases(vectors.lora_b[name], vectors.lora_a[name]))
+            if w.requires_grad:
+                self.full.append((w, w.detach().clone(), u, v))
+                continue
+            adapters = _trainable_lora(modules[name])
+            if adapters and mode == "core":
+                raise ConfigError("project core has no LoRA form: a LoRA job takes project left or both")
+            self.lora += [(b, a, u, v) for b, a in adapters]
+        if not self.full and not self.lora:
+            raise ConfigError("project found nothing to guard: no weight the vectors target trains in this job")
+
+    def removed(self, d: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The part of update `d` this guard's mode takes out."""
+        ud = u @ (u.T @ d)
+        if self.mode == "left":
+            return ud
+        core = (ud @ v) @ v.T
+        return core if self.mode == "core" else ud + (d @ v) @ v.T - core
+
+    @torch.no_grad()
+    def __call__(self) -> None:
+        for w, w0, u, v in self.full:
+            w.sub_(self.removed((w - w0).float(), u, v).to(w.dtype))
+        for b, a, u, v in self.lora:
+            b.sub_((u @ (u.T @ b.float())).to(b.dtype))
+            if self.mode == "both":
+                a.sub_(((a.float() @ v) @ v.T).to(a.dtype))
+
+
+def _trainable_lora(module: torch.nn.Module) -> list[tuple[torch.nn.Parameter, torch.nn.Parameter]]:
+    """(lora_B, lora_A) weights of the trainable PEFT adapters on `module` (none if not wrapped)."""
+    a_, b_ = getattr(module, "lora_A", None), getattr(module, "lora_B", None)
+    if a_ is None or b_ is None:
+        return []
+    return [(b_[k].weight, a_[k].weight) for k in b_ if b_[k].weight.requires_grad]

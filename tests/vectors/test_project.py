@@ -1,0 +1,123 @@
+import copy
+
+import pytest
+import torch
+
+from secvec.config import LoraSpec, TrainConfig
+from secvec.errors import ConfigError
+from secvec.vectors import protected_finetune
+from secvec.vectors.delta import alignment_delta
+from secvec.vectors.project import SubspaceGuard, delta_bases
+
+JOB = TrainConfig(lr=3e-3, max_steps=6, batch_size=4, max_length=96, seed=0)
+TARGETS = ("q_proj", "v_proj", "up_proj", "down_proj")
+
+
+@pytest.fixture
+def vectors(tiny):
+    """Rank-3 alignment-delta vectors against a randomly perturbed copy of the tiny model."""
+    before = copy.deepcopy(tiny.model)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in before.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return alignment_delta(tiny.model, before, 3, list(TARGETS))
+
+
+def test_delta_bases_span_the_delta_and_skip_a_padded_rank():
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(4, 9, generator=g), torch.randn(7, 4, generator=g)
+    b[:, 3] = 0
+    u, v = delta_bases(b, a)
+    assert u.shape == (7, 3) and v.shape == (9, 3)
+    torch.testing.assert_close(u.T @ u, torch.eye(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(v.T @ v, torch.eye(3), atol=1e-5, rtol=0)
+    d = b @ a
+    torch.testing.assert_close(u @ (u.T @ d @ v) @ v.T, d, atol=1e-4, rtol=0)
+
+
+def update_parts(start, model, vectors):
+    """Per targeted weight: (|U^T D V|, |U^T D|, |D V|, |D|) of the job's update D."""
+    weights = vectors.target_weights(model, check_weights=False)
+    before = vectors.target_weights(start, check_weights=False)
+    parts = []
+    for name, w in weights.items():
+        d = (w - before[name]).detach()
+        u, v = delta_bases(vectors.lora_b[name], vectors.lora_a[name])
+        parts.append(((u.T @ d @ v).norm(), (u.T @ d).norm(), (d @ v).norm(), d.norm()))
+    return parts
+
+
+@pytest.mark.parametrize("mode,gone", [("core", (0,)), ("left", (0, 1)), ("both", (0, 1, 2))])
+def test_the_job_s_update_leaves_the_vectors_subspace_and_still_trains(tiny, pairs, vectors, mode, gone):
+    harmful, _ = pairs
+    plain, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors)
+    guarded, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors,
+                                         project=mode)
+    for p, q in zip(update_parts(tiny.model, plain, vectors), update_parts(tiny.model, guarded, vectors)):
+        for i in gone:
+            assert p[i] > 1e-3 * p[3]       # the unguarded job moves there ...
+            assert q[i] < 1e-5 * q[3]       # ... the guarded one does not
+        assert q[3] > 0.3 * p[3]            # and it still moves the weight elsewhere
+    assert result.losses[-1] < result.losses[0]
+
+
+def test_one_guarded_step_changes_only_the_weights_the_vectors_target(tiny, pairs, vectors):
+    harmful, _ = pairs
+    one = JOB.model_copy(update={"max_steps": 1})
+    plain, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, one, vectors)
+    guarded, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, one, vectors, project="core")
+    targeted = {n + ".weight" for n in vectors.lora_a}
+    for (n, p), (_, q) in zip(plain.named_parameters(), guarded.named_parameters()):
+        assert torch.equal(p, q) != (n in targeted), n
+
+
+def test_merged_and_active_paths_guard_alike(tiny, pairs, vectors, tmp_path):
+    harmful, _ = pairs
+    vectors.save(tmp_path / "vec")
+    m1, r1 = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors, "merge",
+                                project="both")
+    m2, r2 = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors, "active",
+                                project="both")
+    assert r1.losses == pytest.approx(r2.losses, rel=1e-4)
+    for (n, p), (_, q) in zip(m1.named_parameters(), m2.named_parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["left", "both"])
+def test_a_lora_job_s_adapter_leaves_the_vectors_subspace(tiny, pairs, vectors, mode):
+    from peft import PeftModel
+
+    harmful, _ = pairs
+    lora = JOB.model_copy(update={"mode": "lora", "lora": LoraSpec(r=2, alpha=4, target_modules=["q_proj", "k_proj"])})
+
+    def adapter_deltas(project):
+        torch.manual_seed(0)
+        model, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, lora, vectors,
+                                      project=project)
+        assert isinstance(model, PeftModel)
+        return {n: m.get_delta_weight("default") for n, m in model.base_model.model.named_modules()
+                if n.endswith("q_proj") and hasattr(m, "lora_A")}
+
+    plain, guarded = adapter_deltas(None), adapter_deltas(mode)
+    for name, d in guarded.items():
+        u, v = delta_bases(vectors.lora_b[name], vectors.lora_a[name])
+        p = plain[name]
+        assert (u.T @ p).norm() > 1e-3 * p.norm() and (u.T @ d).norm() < 1e-5 * d.norm()
+        if mode == "both":
+            assert (p @ v).norm() > 1e-3 * p.norm() and (d @ v).norm() < 1e-5 * d.norm()
+        assert d.norm() > 0.3 * p.norm()
+
+
+def test_project_s_errors_name_the_problem(tiny, pairs, vectors):
+    harmful, _ = pairs
+    lora = JOB.model_copy(update={"mode": "lora", "lora": LoraSpec(r=2, alpha=4, target_modules=["q_proj"])})
+    with pytest.raises(ConfigError, match="project core has no LoRA form"):
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, lora, vectors, project="core")
+    only_k = lora.model_copy(update={"lora": LoraSpec(r=2, alpha=4, target_modules=["k_proj"])})
+    with pytest.raises(ConfigError, match="nothing to guard"):
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, only_k, vectors, project="both")
+    with pytest.raises(ConfigError, match="needs security vectors"):
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, None, project="both")
+    with pytest.raises(ConfigError, match="project must be one of"):
+        SubspaceGuard(tiny.model, vectors, "sideways")  # type: ignore[arg-type]
