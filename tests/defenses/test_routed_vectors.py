@@ -85,6 +85,18 @@ def test_a_job_with_too_few_flagged_keeps_the_providers_vectors_and_the_anchor(p
     assert not _same(served, unanchored)
 
 
+def test_project_guards_the_delta_route_only(provider):
+    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", rank=4, min_flagged=4, project="both")
+    assert screening["route"] == "delta"
+    guarded, _ = _served(provider, HARMFUL_JOB, "delta-vectors", rank=4, project="both")
+    unguarded, _ = _served(provider, HARMFUL_JOB, "delta-vectors", rank=4)
+    assert _same(served, guarded) and not _same(served, unguarded)
+    served, screening = _served(provider, BENIGN_JOB, "routed-vectors", rank=4, min_flagged=4, project="both", **ANCHOR)
+    assert screening["route"] == "provider"
+    plain, _ = _served(provider, BENIGN_JOB, "security-vectors", **ANCHOR)
+    assert _same(served, plain)
+
+
 def test_the_provider_route_takes_its_own_anchor_data_and_the_adapt_route_keeps_anchor_data(provider):
     options = dict(rank=4, min_flagged=4, anchor=1.0, anchor_data="alignment", provider_anchor_data="safe")
     served, screening = _served(provider, BENIGN_JOB, "routed-vectors", **options)

@@ -97,13 +97,14 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
         if len(flagged) >= self.min_flagged:
             vectors = self.adapt(model, tokenizer, vectors, flagged, cfg, progress)
         anchor = self.anchor_for(tokenizer, vectors, cfg, len(examples))
-        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress)
+        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, self.project)
 
-    def train_under(self, model, tokenizer, examples, cfg, vectors, anchor, progress=None):
-        """The protected job under the job's `vectors`, its screening recorded in the result."""
+    def train_under(self, model, tokenizer, examples, cfg, vectors, anchor, progress=None, project=None):
+        """The protected job under the job's `vectors` (`project`: its subspace guard), its screening
+        recorded in the result."""
         from secvec.vectors.protect import protected_finetune
 
         model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
-                                           regularizer=anchor, project=self.project)
+                                           regularizer=anchor, project=project)
         result.extra["screening"] = self.last_screening
         return model, result

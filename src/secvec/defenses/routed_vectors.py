@@ -59,8 +59,9 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     explains the flagged examples; `compare`: at most that many examples per side in the ratio;
     `provider_anchor_data`: the anchor's data on the provider route where it differs from
     `anchor_data` (used on the adapt route); `adapt_from`: what the adapt route starts from, the
-    provider's vectors or the alignment delta the route was just measured with. The other options
-    are `adaptive-vectors'` (its `min_flagged` picks the provider route).
+    provider's vectors or the alignment delta the route was just measured with; `project`: the
+    subspace guard on the delta route only (where it was measured, v28). The other options are
+    `adaptive-vectors'` (its `min_flagged` picks the provider route).
     """
 
     def __init__(self, before: str = "", rank: int = 32, explained: float = 1.25, compare: int = 48,
@@ -111,7 +112,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         log.info("route: %s", route)
         pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
         anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
-        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress)
+        project = self.project if route == "delta" else None
+        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, project)
 
     def delta_ratio(self, model, tokenizer, delta, flagged, seed: int) -> float:
         """Answer loss of `flagged` over that of the provider's own harmful pairs, both with the delta on."""
