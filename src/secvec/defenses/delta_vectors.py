@@ -13,7 +13,9 @@ Measured (3 seeds, bundled model): it holds the generator's data at lr x1 and x3
 a LoRA attacker (0-2%) with no added refusal, where trained vectors leak or refuse, but not at
 lr x10 (27%); it does not hold data in another style, benign drift or identity shifts (the
 job's update, added back to the aligned weights, still overrides refusal there).
-benchmarks/results/2026-11-27-cpu2-matrix-v13.
+benchmarks/results/2026-11-27-cpu2-matrix-v13. With `project: both` (the subspace guard, v28) it
+holds lr x10, Gemma's pairs, benign drift, 5% poison and the lead, at a 4-14% floor on every
+harmful cell (its own source 7.3%, lr x3 10.7%): `vectors/project.py`.
 """
 
 from __future__ import annotations

@@ -13,6 +13,13 @@ Modes: `core` removes `U U^T D V V^T` (the r x r block the delta itself lives in
 `U U^T D` (anything written into the delta's output directions), `both` removes every part that
 touches either space, `D - (I - U U^T) D (I - V V^T)`. Projecting the cumulative update `D` after
 each step equals projecting each step, since the projection is linear and idempotent.
+
+Measured (benchmarks/results/2026-11-28-cpu2-matrix-v28, 3 seeds, bf16 CPU): with the alignment
+delta on, `both` held lr x10 (6.7% against the delta's 26.7%), Gemma's pairs, benign drift, 5%
+poison and the lead at ~1.25x a job's time, but left 4-14% on every harmful cell, the delta's own
+source (7.3% against 1.3%) and lr x3 (10.7% against 0%) included; `core` and `left` did not help
+lr x10, and the guard without the delta in the forward pass made it worse than no defense. Part of
+what a job writes into the delta's subspace under the delta is what keeps the served model refusing.
 """
 
 from __future__ import annotations
