@@ -121,3 +121,22 @@ def test_project_s_errors_name_the_problem(tiny, pairs, vectors):
         protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, None, project="both")
     with pytest.raises(ConfigError, match="project must be one of"):
         SubspaceGuard(tiny.model, vectors, "sideways")  # type: ignore[arg-type]
+
+
+def test_resume_refuses_another_guard(tiny, pairs, vectors, tmp_path):
+    harmful, benign = pairs
+    cfg = JOB.model_copy(update={"max_steps": 4, "checkpoint_every": 2})
+
+    def stop(event):
+        if event.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, vectors, project="both",
+                           output_dir=tmp_path, progress=stop)
+    with pytest.raises(ConfigError, match="was saved with"):
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, vectors, project="core",
+                           output_dir=tmp_path, resume=True)
+    _, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, vectors,
+                                   project="both", output_dir=tmp_path, resume=True)
+    assert result.steps == 4

@@ -10,7 +10,7 @@ from secvec.config import VectorRecipe, VectorsConfig
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
-from secvec.vectors.project import PROJECT_MODES, ProjectMode
+from secvec.vectors.project import ProjectMode, check_project
 from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
 
 AnchorData = Literal["safe", "alignment", "recovery", "recovery-sensitive"]
@@ -51,8 +51,8 @@ class SecurityVectorsDefense(Defense):
         if anchor and method != "merge":
             raise ConfigError(f"{where}: the anchor needs the merge method")
         check_anchor_data(where, "anchor_data", anchor_data)
-        if project is not None and project not in PROJECT_MODES:
-            raise ConfigError(f"{where}: project must be one of {', '.join(PROJECT_MODES)}, got {project!r}")
+        if project is not None:
+            check_project(project, where)
         self.method, self.project = method, project
         self.recipe = parse_recipe(recipe)
         self.anchor, self.anchor_batch, self.anchor_data = anchor, anchor_batch, anchor_data

@@ -35,6 +35,13 @@ ProjectMode = Literal["core", "left", "both"]
 PROJECT_MODES = ("core", "left", "both")
 
 
+def check_project(mode: object, where: str = "") -> None:
+    """ConfigError naming the modes unless `mode` is one of them (`where`: the option's owner)."""
+    if mode not in PROJECT_MODES:
+        raise ConfigError(f"{where}{': ' if where else ''}project must be one of {', '.join(PROJECT_MODES)}, "
+                          f"got {mode!r}")
+
+
 def delta_bases(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Orthonormal bases of the column and row spaces of `b @ a`, from the thin factors alone.
 
@@ -59,8 +66,7 @@ class SubspaceGuard:
     """
 
     def __init__(self, model: torch.nn.Module, vectors: SecurityVectors, mode: ProjectMode = "both") -> None:
-        if mode not in PROJECT_MODES:
-            raise ConfigError(f"project must be one of {', '.join(PROJECT_MODES)}, got {mode!r}")
+        check_project(mode)
         self.mode = mode
         self.full: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.lora: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []

@@ -153,12 +153,14 @@ def protected_finetune(
             raise ConfigError("checkpoints of a protected run need the 'merge' method (the 'active' adapter "
                               "would be saved in them)")
         view = lambda: taken_out(model, vectors)  # noqa: E731
-    meta = {"vectors": vectors.fingerprint() if vectors is not None else None}
     guard = guard or vectors
     if project and guard is None:
         raise ConfigError("project needs security vectors: their subspace is what it keeps the job out of")
+    # A resume under another guard would mix two kinds of update in one job: refused like other vectors.
+    meta = {"vectors": vectors.fingerprint() if vectors is not None else None,
+            "project": [project, guard.fingerprint()] if project else None}
     with vectors_on(model, vectors, method) as m:
-        after = SubspaceGuard(m, guard, project) if project and guard is not None else None
+        after = SubspaceGuard(m, guard, project) if project else None
         result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
                        checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer, after_step=after)
     return model, result
