@@ -7,7 +7,7 @@ from secvec.config import LoraSpec, TrainConfig
 from secvec.errors import ConfigError
 from secvec.vectors import protected_finetune
 from secvec.vectors.delta import alignment_delta
-from secvec.vectors.project import SubspaceGuard, delta_bases
+from secvec.vectors.project import GuardSpec, SubspaceGuard, delta_bases, guard_spec
 
 JOB = TrainConfig(lr=3e-3, max_steps=6, batch_size=4, max_length=96, seed=0)
 TARGETS = ("q_proj", "v_proj", "up_proj", "down_proj")
@@ -107,6 +107,68 @@ def test_a_lora_job_s_adapter_leaves_the_vectors_subspace(tiny, pairs, vectors, 
         if mode == "both":
             assert (p @ v).norm() > 1e-3 * p.norm() and (d @ v).norm() < 1e-5 * d.norm()
         assert d.norm() > 0.3 * p.norm()
+
+
+def guarded_part_norms(start, model, vectors):
+    """Per targeted weight: the norm of the `both` part of the job's update, as a fraction of the delta's."""
+    weights = vectors.target_weights(model, check_weights=False)
+    before = vectors.target_weights(start, check_weights=False)
+    out = []
+    for name, w in weights.items():
+        d = (w - before[name]).detach()
+        u, v = delta_bases(vectors.lora_b[name], vectors.lora_a[name])
+        part = u @ (u.T @ d) + (d @ v) @ v.T - u @ (u.T @ d @ v) @ v.T
+        out.append(float(part.norm() / vectors.delta(name).norm()))
+    return out
+
+
+def test_a_radius_clips_the_guarded_part_instead_of_removing_it(tiny, pairs, vectors):
+    harmful, _ = pairs
+    plain, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors)
+    free = guarded_part_norms(tiny.model, plain, vectors)
+    radius = 0.5 * min(free)
+    clipped, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors,
+                                    project={"mode": "both", "radius": radius})
+    # every weight's unguarded job went past the radius; clipped, each sits on it (not at zero)
+    assert guarded_part_norms(tiny.model, clipped, vectors) == pytest.approx([radius] * len(free), rel=1e-3)
+    # a radius no job reaches leaves the job as it was
+    wide, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors,
+                                 project={"mode": "both", "radius": 10 * max(free)})
+    for (n, p), (_, q) in zip(plain.named_parameters(), wide.named_parameters()):
+        assert torch.equal(p, q), n
+
+
+def test_a_radius_clips_a_lora_job_s_adapter_along_the_output_directions(tiny, pairs, vectors):
+    harmful, _ = pairs
+    lora = JOB.model_copy(update={"mode": "lora", "lora": LoraSpec(r=2, alpha=4, target_modules=["q_proj"])})
+
+    def left_parts(project):
+        torch.manual_seed(0)
+        model, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, lora, vectors,
+                                      project=project)
+        out = {}
+        for n, m in model.base_model.model.named_modules():
+            if n.endswith("q_proj") and hasattr(m, "lora_A"):
+                u, _ = delta_bases(vectors.lora_b[n], vectors.lora_a[n])
+                d = m.get_delta_weight("default").detach()
+                out[n] = float((u @ (u.T @ d)).norm() / vectors.delta(n).norm())
+        return out
+
+    free = left_parts(None)
+    radius = 0.5 * min(free.values())
+    assert left_parts({"mode": "left", "radius": radius}) == pytest.approx({n: radius for n in free}, rel=1e-3)
+
+
+def test_guard_spec_reads_a_mode_or_a_mapping():
+    assert guard_spec(None) is None
+    assert guard_spec("left") == GuardSpec("left")
+    assert guard_spec({"radius": 0.2}) == GuardSpec("both", 0.2)
+    for bad, says in [({"mode": "both", "radius": 0}, "radius must be a number > 0"),
+                      ({"mode": "both", "radius": "wide"}, "radius must be a number > 0"),
+                      ({"mode": "both", "size": 1}, "must be a mode"), (3, "must be a mode"),
+                      ({"mode": "up"}, "project must be one of")]:
+        with pytest.raises(ConfigError, match=says):
+            guard_spec(bad, "defense 'x'")
 
 
 def test_project_s_errors_name_the_problem(tiny, pairs, vectors):

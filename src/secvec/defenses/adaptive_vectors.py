@@ -26,7 +26,7 @@ from secvec.config import VectorsConfig
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.defenses.security_vectors import AnchorData, SecurityVectorsDefense
 from secvec.errors import ConfigError
-from secvec.vectors.project import ProjectMode
+from secvec.vectors.project import ProjectOption
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
                  epochs: int = 6, lr: Optional[float] = 2e-3, target_loss: float = 0.6, replay: int = 50,
                  threshold: float = 0.5, min_flagged: int = 1, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", before: str = "", rank: int = 32,
-                 anchor_cover: bool = False, project: Optional[ProjectMode] = None) -> None:
+                 anchor_cover: bool = False, project: ProjectOption = None) -> None:
         super().__init__(method, recipe, anchor, anchor_batch, anchor_data, anchor_cover, project)
         self.before, self.rank = before, rank
         if not isinstance(epochs, int) or epochs < 1 or replay < 0 or not 0 < threshold < 1 or min_flagged < 1 \

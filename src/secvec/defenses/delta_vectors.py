@@ -26,7 +26,7 @@ from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.defenses.security_vectors import AnchorData, SecurityVectorsDefense
 from secvec.errors import ConfigError
 from secvec.vectors.delta import delta_from
-from secvec.vectors.project import ProjectMode
+from secvec.vectors.project import ProjectOption
 from secvec.vectors.protect import protected_finetune
 
 
@@ -43,7 +43,7 @@ class DeltaVectorsDefense(SecurityVectorsDefense):
     def __init__(self, before: str = "", rank: int = 32, target_modules: Optional[list[str]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", anchor_cover: bool = False,
-                 project: Optional[ProjectMode] = None, forward: bool = True) -> None:
+                 project: ProjectOption = None, forward: bool = True) -> None:
         from secvec.config import LLAMA_LINEAR
 
         super().__init__("merge", None, anchor, anchor_batch, anchor_data, anchor_cover, project)

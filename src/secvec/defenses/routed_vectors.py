@@ -47,7 +47,7 @@ from secvec.defenses.adaptive_vectors import AdaptiveVectorsDefense
 from secvec.defenses.security_vectors import AnchorData, anchor_pairs, check_anchor_data
 from secvec.defenses.base import DEFENSES, DefenseInputs
 from secvec.errors import ConfigError
-from secvec.vectors.project import ProjectMode
+from secvec.vectors.project import ProjectOption
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
                  adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False,
-                 project: Optional[ProjectMode] = None) -> None:
+                 project: ProjectOption = None) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data, anchor_cover=anchor_cover, project=project)
         if provider_anchor_data is not None:

@@ -10,7 +10,7 @@ from secvec.config import VectorRecipe, VectorsConfig
 from secvec.defenses.base import DEFENSES, Defense, DefenseInputs
 from secvec.errors import ConfigError
 from secvec.vectors.core import SecurityVectors
-from secvec.vectors.project import ProjectMode, check_project
+from secvec.vectors.project import ProjectOption, guard_spec
 from secvec.vectors.protect import VectorsOffAnchor, protected_finetune
 
 AnchorData = Literal["safe", "alignment", "recovery", "recovery-sensitive"]
@@ -32,15 +32,15 @@ class SecurityVectorsDefense(Defense):
     prompts; these answers cut that refusal, v17c/d). `anchor_cover` raises the batch, where the
     job is short, until every anchor pair is rehearsed once per job (`covering_batch`): in v24 which
     104 of 262 pairs a 26-step job drew moved its served model from 0% to 22% harmful.
-    `project` (core, left or both) keeps the job's update out of the vectors' own subspace after
-    every step (`SubspaceGuard`): the vectors change a protected step's direction only through its
-    gradient, and at lr x10 that was not enough (v27).
+    `project` (core, left or both; or `{mode, radius}` to clip instead of remove) keeps the job's
+    update out of the vectors' own subspace after every step (`SubspaceGuard`): the vectors change a
+    protected step's direction only through its gradient, and at lr x10 that was not enough (v27).
     """
 
     def __init__(self, method: Literal["merge", "active"] = "merge", recipe: Optional[dict[str, Any]] = None,
                  anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", anchor_cover: bool = False,
-                 project: Optional[ProjectMode] = None) -> None:
+                 project: ProjectOption = None) -> None:
         where = f"defense {self.name or 'security-vectors'!r}"
         if method not in ("merge", "active"):
             raise ConfigError(f"{where}: method must be merge or active, got {method!r}")
@@ -51,9 +51,7 @@ class SecurityVectorsDefense(Defense):
         if anchor and method != "merge":
             raise ConfigError(f"{where}: the anchor needs the merge method")
         check_anchor_data(where, "anchor_data", anchor_data)
-        if project is not None:
-            check_project(project, where)
-        self.method, self.project = method, project
+        self.method, self.project = method, guard_spec(project, where)
         self.recipe = parse_recipe(recipe)
         self.anchor, self.anchor_batch, self.anchor_data = anchor, anchor_batch, anchor_data
         self.anchor_cover = anchor_cover

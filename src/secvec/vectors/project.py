@@ -14,6 +14,13 @@ Modes: `core` removes `U U^T D V V^T` (the r x r block the delta itself lives in
 touches either space, `D - (I - U U^T) D (I - V V^T)`. Projecting the cumulative update `D` after
 each step equals projecting each step, since the projection is linear and idempotent.
 
+`radius` clips instead of removing: the guarded part of `D` may keep a Frobenius norm of up to
+`radius` times the delta's own (per weight), and only what lies beyond is taken out. Why: the
+full guard costs the delta's own cells a floor (below), while the delta alone held small budgets
+and broke only at a large learning rate; a job that writes into the delta's subspace more than a
+fraction of the alignment's own size is what the clip stops. Clipping the cumulative update is
+not the same as clipping each step: a job can spend its radius early.
+
 Measured (benchmarks/results/2026-11-28-cpu2-matrix-v28, 3 seeds, bf16 CPU): with the alignment
 delta on, `both` held lr x10 (6.7% against the delta's 26.7%), Gemma's pairs, benign drift, 5%
 poison and the lead at ~1.25x a job's time, but left 4-14% on every harmful cell, the delta's own
@@ -24,7 +31,8 @@ what a job writes into the delta's subspace under the delta is what keeps the se
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Union
 
 import torch
 
@@ -35,11 +43,44 @@ ProjectMode = Literal["core", "left", "both"]
 PROJECT_MODES = ("core", "left", "both")
 
 
-def check_project(mode: object, where: str = "") -> None:
-    """ConfigError naming the modes unless `mode` is one of them (`where`: the option's owner)."""
-    if mode not in PROJECT_MODES:
-        raise ConfigError(f"{where}{': ' if where else ''}project must be one of {', '.join(PROJECT_MODES)}, "
-                          f"got {mode!r}")
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    """What the guard keeps out (`mode`) and how much of it it lets through (`radius`; None: nothing)."""
+
+    mode: ProjectMode = "both"
+    radius: Optional[float] = None
+
+    def meta(self) -> list:
+        return [self.mode, self.radius]
+
+
+ProjectOption = Union[ProjectMode, dict, GuardSpec, None]
+
+
+def guard_spec(value: Any, where: str = "") -> Optional[GuardSpec]:
+    """The option `project` as given in YAML (a mode, or `{mode, radius}`), checked; None if off.
+
+    ConfigError naming the modes (or the bad radius) otherwise; `where`: the option's owner.
+    """
+    at = f"{where}{': ' if where else ''}project"
+    if value is None or isinstance(value, GuardSpec):
+        spec = value
+    elif isinstance(value, str):
+        spec = GuardSpec(value)  # type: ignore[arg-type]
+    elif isinstance(value, dict) and set(value) <= {"mode", "radius"}:
+        spec = GuardSpec(value.get("mode", "both"), value.get("radius"))
+    else:
+        raise ConfigError(f"{at} must be a mode ({', '.join(PROJECT_MODES)}) or {{mode, radius}}, got {value!r}")
+    if spec is None:
+        return None
+    if spec.mode not in PROJECT_MODES:
+        raise ConfigError(f"{at} must be one of {', '.join(PROJECT_MODES)}, got {spec.mode!r}")
+    r = spec.radius
+    if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0):
+        raise ConfigError(f"{at}: radius must be a number > 0 (a fraction of the delta's norm), got {r!r}")
+    return spec
 
 
 def delta_bases(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,21 +106,25 @@ class SubspaceGuard:
     exactly those parts of the adapter's delta; `core` has no such form and is refused there.
     """
 
-    def __init__(self, model: torch.nn.Module, vectors: SecurityVectors, mode: ProjectMode = "both") -> None:
-        check_project(mode)
-        self.mode = mode
-        self.full: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        self.lora: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    def __init__(self, model: torch.nn.Module, vectors: SecurityVectors, mode: ProjectOption = "both") -> None:
+        spec = guard_spec(mode)
+        if spec is None:
+            raise ConfigError("project: a guard needs a mode")
+        self.mode, self.radius = spec.mode, spec.radius
+        self.peak = 0.0  # the largest guarded part seen, as a fraction of its delta's norm (before any clip)
+        self.full: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]] = []
+        self.lora: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float, float]] = []
         modules = dict(base_model_of(model).named_modules())
         for name, w in vectors.target_weights(model, check_weights=False).items():
             u, v = (t.to(w.device) for t in delta_bases(vectors.lora_b[name], vectors.lora_a[name]))
+            size = float(vectors.delta(name).norm())
             if w.requires_grad:
-                self.full.append((w, w.detach().clone(), u, v))
+                self.full.append((w, w.detach().clone(), u, v, size))
                 continue
             adapters = _trainable_lora(modules[name])
-            if adapters and mode == "core":
+            if adapters and self.mode == "core":
                 raise ConfigError("project core has no LoRA form: a LoRA job takes project left or both")
-            self.lora += [(b, a, u, v) for b, a in adapters]
+            self.lora += [(b, a, u, v, size, scale) for b, a, scale in adapters]
         if not self.full and not self.lora:
             raise ConfigError("project found nothing to guard: no weight the vectors target trains in this job")
 
@@ -91,19 +136,37 @@ class SubspaceGuard:
         core = (ud @ v) @ v.T
         return core if self.mode == "core" else ud + (d @ v) @ v.T - core
 
+    def share(self, part: torch.Tensor, size: float) -> float:
+        """Which share of the guarded `part` to take out: all of it, or what lies beyond the radius."""
+        norm = float(part.norm())
+        self.peak = max(self.peak, norm / size if size > 0 else 0.0)
+        if self.radius is None:
+            return 1.0
+        cap = self.radius * size
+        return 0.0 if norm <= cap else 1.0 - cap / norm
+
     @torch.no_grad()
     def __call__(self) -> None:
-        for w, w0, u, v in self.full:
-            w.sub_(self.removed((w - w0).float(), u, v).to(w.dtype))
-        for b, a, u, v in self.lora:
-            b.sub_((u @ (u.T @ b.float())).to(b.dtype))
+        for w, w0, u, v, size in self.full:
+            part = self.removed((w - w0).float(), u, v)
+            share = self.share(part, size)
+            if share:
+                w.sub_((part * share).to(w.dtype))
+        for b, a, u, v, size, scale in self.lora:
+            # The factors' guarded parts shrink by one share: exact for `left`, where the adapter's
+            # guarded part is `U U^T B A`; for `both` the cross term `U U^T B A V V^T` shrinks by more.
+            share = 1.0 if self.radius is None else self.share(self.removed(scale * b.float() @ a.float(), u, v), size)
+            if not share:
+                continue
+            b.sub_((share * (u @ (u.T @ b.float()))).to(b.dtype))
             if self.mode == "both":
-                a.sub_(((a.float() @ v) @ v.T).to(a.dtype))
+                a.sub_((share * ((a.float() @ v) @ v.T)).to(a.dtype))
 
 
-def _trainable_lora(module: torch.nn.Module) -> list[tuple[torch.nn.Parameter, torch.nn.Parameter]]:
-    """(lora_B, lora_A) weights of the trainable PEFT adapters on `module` (none if not wrapped)."""
+def _trainable_lora(module: torch.nn.Module) -> list[tuple[torch.nn.Parameter, torch.nn.Parameter, float]]:
+    """(lora_B, lora_A, scaling) of the trainable PEFT adapters on `module` (none if not wrapped)."""
     a_, b_ = getattr(module, "lora_A", None), getattr(module, "lora_B", None)
     if a_ is None or b_ is None:
         return []
-    return [(b_[k].weight, a_[k].weight) for k in b_ if b_[k].weight.requires_grad]
+    scaling = getattr(module, "scaling", {})
+    return [(b_[k].weight, a_[k].weight, float(scaling.get(k, 1.0))) for k in b_ if b_[k].weight.requires_grad]

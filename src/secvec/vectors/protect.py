@@ -27,7 +27,7 @@ from secvec.errors import ConfigError, ModelError
 from secvec.data.tokenize import IGNORE, BatchCycle
 from secvec.training.sft import Progress, Regularizer, TrainResult, batch_plan, lm_loss, prepare_trainable, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
-from secvec.vectors.project import ProjectMode, SubspaceGuard
+from secvec.vectors.project import ProjectOption, SubspaceGuard, guard_spec
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def protected_finetune(
     resume: bool = False,
     progress: Optional[Progress] = None,
     regularizer: Optional[Regularizer] = None,
-    project: Optional[ProjectMode] = None,
+    project: ProjectOption = None,
     guard: Optional[SecurityVectors] = None,
 ) -> tuple[torch.nn.Module, TrainResult]:
     """Fine-tune (full or LoRA per `cfg`) with the vectors on and frozen; returns the model with them off.
@@ -153,16 +153,19 @@ def protected_finetune(
             raise ConfigError("checkpoints of a protected run need the 'merge' method (the 'active' adapter "
                               "would be saved in them)")
         view = lambda: taken_out(model, vectors)  # noqa: E731
-    guard = guard or vectors
+    guard, project = guard or vectors, guard_spec(project)
     if project and guard is None:
         raise ConfigError("project needs security vectors: their subspace is what it keeps the job out of")
     # A resume under another guard would mix two kinds of update in one job: refused like other vectors.
     meta = {"vectors": vectors.fingerprint() if vectors is not None else None,
-            "project": [project, guard.fingerprint()] if project else None}
+            "project": [*project.meta(), guard.fingerprint()] if project else None}
     with vectors_on(model, vectors, method) as m:
         after = SubspaceGuard(m, guard, project) if project else None
         result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
                        checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer, after_step=after)
+    if after is not None:
+        log.info("subspace guard (%s, radius %s): largest guarded part %.3f of its delta's norm",
+                 after.mode, after.radius, after.peak)
     return model, result
 
 
