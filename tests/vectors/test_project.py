@@ -127,13 +127,15 @@ def test_a_radius_clips_the_guarded_part_instead_of_removing_it(tiny, pairs, vec
     plain, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors)
     free = guarded_part_norms(tiny.model, plain, vectors)
     radius = 0.5 * min(free)
-    clipped, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors,
-                                    project={"mode": "both", "radius": radius})
+    clipped, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors,
+                                         project={"mode": "both", "radius": radius})
+    assert result.extra["guard_peak"] > radius      # it records how far past the radius the job pushed
     # every weight's unguarded job went past the radius; clipped, each sits on it (not at zero)
     assert guarded_part_norms(tiny.model, clipped, vectors) == pytest.approx([radius] * len(free), rel=1e-3)
     # a radius no job reaches leaves the job as it was
-    wide, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors,
-                                 project={"mode": "both", "radius": 10 * max(free)})
+    wide, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, JOB, vectors,
+                                      project={"mode": "both", "radius": 10 * max(free)})
+    assert result.extra["guard_peak"] >= max(free) - 1e-3  # the largest over steps, at least the last
     for (n, p), (_, q) in zip(plain.named_parameters(), wide.named_parameters()):
         assert torch.equal(p, q), n
 

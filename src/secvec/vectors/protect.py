@@ -164,6 +164,7 @@ def protected_finetune(
         result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
                        checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer, after_step=after)
     if after is not None:
+        result.extra["guard_peak"] = round(after.peak, 4)  # > radius: the clip acted
         log.info("subspace guard (%s, radius %s): largest guarded part %.3f of its delta's norm",
                  after.mode, after.radius, after.peak)
     return model, result
