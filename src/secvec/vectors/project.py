@@ -27,6 +27,10 @@ poison and the lead at ~1.25x a job's time, but left 4-14% on every harmful cell
 source (7.3% against 1.3%) and lr x3 (10.7% against 0%) included; `core` and `left` did not help
 lr x10, and the guard without the delta in the forward pass made it worse than no defense. Part of
 what a job writes into the delta's subspace under the delta is what keeps the served model refusing.
+With `radius: 0.3` (v29, same CPU, 3 seeds) the delta's budget cells all held: its own source 2.7%,
+lr x3 5.3%, lr x10 0.7% (vanilla 76 / 70 / 51%); but other authors' pairs (55.3%) and 20% poison
+(23.3%) got through as under the delta alone: the clip keeps the small protective part and loses
+what removing everything did against another style.
 """
 
 from __future__ import annotations
