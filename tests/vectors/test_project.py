@@ -36,16 +36,17 @@ def test_delta_bases_span_the_delta_and_skip_a_padded_rank():
     torch.testing.assert_close(u @ (u.T @ d @ v) @ v.T, d, atol=1e-4, rtol=0)
 
 
+def updates(start, model, vectors):
+    """Per targeted weight: (name, the job's update D, the delta's bases U, V)."""
+    before = vectors.target_weights(start, check_weights=False)
+    for name, w in vectors.target_weights(model, check_weights=False).items():
+        yield (name, (w - before[name]).detach(), *delta_bases(vectors.lora_b[name], vectors.lora_a[name]))
+
+
 def update_parts(start, model, vectors):
     """Per targeted weight: (|U^T D V|, |U^T D|, |D V|, |D|) of the job's update D."""
-    weights = vectors.target_weights(model, check_weights=False)
-    before = vectors.target_weights(start, check_weights=False)
-    parts = []
-    for name, w in weights.items():
-        d = (w - before[name]).detach()
-        u, v = delta_bases(vectors.lora_b[name], vectors.lora_a[name])
-        parts.append(((u.T @ d @ v).norm(), (u.T @ d).norm(), (d @ v).norm(), d.norm()))
-    return parts
+    return [((u.T @ d @ v).norm(), (u.T @ d).norm(), (d @ v).norm(), d.norm())
+            for _, d, u, v in updates(start, model, vectors)]
 
 
 @pytest.mark.parametrize("mode,gone", [("core", (0,)), ("left", (0, 1)), ("both", (0, 1, 2))])
@@ -111,15 +112,8 @@ def test_a_lora_job_s_adapter_leaves_the_vectors_subspace(tiny, pairs, vectors, 
 
 def guarded_part_norms(start, model, vectors):
     """Per targeted weight: the norm of the `both` part of the job's update, as a fraction of the delta's."""
-    weights = vectors.target_weights(model, check_weights=False)
-    before = vectors.target_weights(start, check_weights=False)
-    out = []
-    for name, w in weights.items():
-        d = (w - before[name]).detach()
-        u, v = delta_bases(vectors.lora_b[name], vectors.lora_a[name])
-        part = u @ (u.T @ d) + (d @ v) @ v.T - u @ (u.T @ d @ v) @ v.T
-        out.append(float(part.norm() / vectors.delta(name).norm()))
-    return out
+    return [float((u @ (u.T @ d) + (d @ v) @ v.T - u @ (u.T @ d @ v) @ v.T).norm() / vectors.delta(name).norm())
+            for name, d, u, v in updates(start, model, vectors)]
 
 
 def test_a_radius_clips_the_guarded_part_instead_of_removing_it(tiny, pairs, vectors):
