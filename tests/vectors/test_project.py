@@ -192,9 +192,10 @@ def test_resume_refuses_another_guard(tiny, pairs, vectors, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, vectors, project="both",
                            output_dir=tmp_path, progress=stop)
-    with pytest.raises(ConfigError, match="was saved with"):
-        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, vectors, project="core",
-                           output_dir=tmp_path, resume=True)
+    for other in ("core", {"mode": "both", "radius": 0.5}):
+        with pytest.raises(ConfigError, match="was saved with"):
+            protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, vectors,
+                               project=other, output_dir=tmp_path, resume=True)
     _, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, vectors,
                                    project="both", output_dir=tmp_path, resume=True)
     assert result.steps == 4
