@@ -94,9 +94,10 @@ def test_a_lora_job_s_adapter_leaves_the_vectors_subspace(tiny, pairs, vectors, 
 
     def adapter_deltas(project):
         torch.manual_seed(0)
-        model, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, lora, vectors,
-                                      project=project)
+        model, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, lora, vectors,
+                                           project=project)
         assert isinstance(model, PeftModel)
+        assert (result.extra.get("guard_peak", 0) > 0) == bool(project)  # measured without a radius too
         return {n: m.get_delta_weight("default") for n, m in model.base_model.model.named_modules()
                 if n.endswith("q_proj") and hasattr(m, "lora_A")}
 

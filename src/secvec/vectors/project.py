@@ -47,8 +47,6 @@ ProjectMode = Literal["core", "left", "both"]
 PROJECT_MODES = ("core", "left", "both")
 
 
-
-
 @dataclass(frozen=True)
 class GuardSpec:
     """What the guard keeps out (`mode`) and how much of it it lets through (`radius`; None: nothing)."""
@@ -159,7 +157,7 @@ class SubspaceGuard:
         for b, a, u, v, size, scale in self.lora:
             # The factors' guarded parts shrink by one share: exact for `left`, where the adapter's
             # guarded part is `U U^T B A`; for `both` the cross term `U U^T B A V V^T` shrinks by more.
-            share = 1.0 if self.radius is None else self.share(self.removed(scale * b.float() @ a.float(), u, v), size)
+            share = self.share(self.removed(scale * b.float() @ a.float(), u, v), size)
             if not share:
                 continue
             b.sub_((share * (u @ (u.T @ b.float()))).to(b.dtype))
