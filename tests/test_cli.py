@@ -199,6 +199,41 @@ def test_finetune_with_an_anchor_trains_what_the_python_api_trains(monkeypatch, 
         assert any(not torch.allclose(saved[k], plain[k], rtol=1e-4, atol=1e-6) for k in saved)
 
 
+def test_finetune_with_the_clipped_guard_trains_what_the_python_api_trains(monkeypatch, capsys, tmp_path, tiny_dir):
+    """`project` reaches the job from YAML/--set: the saved weights are the Python API's clipped job, not the
+    plain protected one, and the job records the part it clipped."""
+    from safetensors.torch import load_file
+
+    from secvec.config import FinetuneCommand
+    from secvec.data.loading import load_examples
+    from secvec.models.loading import load_model
+    from secvec.vectors import SecurityVectors, protected_finetune
+
+    vec_dir, benign = cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir)
+    base = ["finetune", "--model", tiny_dir, "--data", str(benign)]
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--set", "project=sideways")
+    assert code == 2 and "finetune: project must be one of core, left, both, got 'sideways'" in err
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--set", "project=both")
+    assert code == 2 and "project needs --vectors" in err
+    settings = ["--set", "train.mode=full", "--set", "train.max_steps=2", "--set", "train.lr=1e-3"]
+    clip = ["--set", "project.mode=both", "--set", "project.radius=0.01"]
+    ok(monkeypatch, capsys, *base, "--vectors", str(vec_dir), *settings, "-o", str(tmp_path / "plain"))
+    out = ok(monkeypatch, capsys, *base, "--vectors", str(vec_dir), *settings, *clip, "-o", str(tmp_path / "clipped"))
+    peak = json.loads((tmp_path / "clipped" / "results.json").read_text())["train"]["extra"]["guard_peak"]
+    assert peak > 0.01 and f"was {peak:.3f} of their norm, clipped at 0.01" in out  # the clip acted
+    cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "clipped" / "config.yaml").read_text()))
+    assert cfg.project == {"mode": "both", "radius": 0.01}
+    lm = load_model(tiny_dir)
+    want, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train,
+                                 SecurityVectors.load(vec_dir), project={"mode": "both", "radius": 0.01})
+    reference = want.state_dict()
+    saved = load_file(str(tmp_path / "clipped" / "model" / "model.safetensors"))
+    plain = load_file(str(tmp_path / "plain" / "model" / "model.safetensors"))
+    for k in saved:
+        torch.testing.assert_close(saved[k], reference[k], rtol=1e-4, atol=1e-6, msg=k)
+    assert any(not torch.allclose(saved[k], plain[k], rtol=1e-4, atol=1e-6) for k in saved)
+
+
 def test_experiment_config_precedence(tmp_path):
     """profile < YAML file < --set < --output-dir, for demo, compare and immunize-report alike."""
     path = tmp_path / "exp.yaml"

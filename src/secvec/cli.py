@@ -130,12 +130,16 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     from secvec.errors import ConfigError
     from secvec.progress import bar
     from secvec.vectors import SecurityVectors, export_model, protected_finetune
+    from secvec.vectors.project import guard_spec
     from secvec.vectors.protect import VectorsOffAnchor
 
     cfg = load_config(FinetuneCommand, config, overrides, data=data, vectors=vectors, output_dir=output_dir,
                       anchor=anchor, model={"name": model} if model else None)
     if cfg.anchor and not (cfg.vectors and cfg.protect == "merge"):
         raise ConfigError("--anchor needs --vectors and the merge protection")
+    project = guard_spec(cfg.project, "finetune")
+    if project and not cfg.vectors:
+        raise ConfigError("finetune: project needs --vectors: their subspace is what the guard keeps the job out of")
     if cfg.anchor and resume:
         typer.echo("note: the anchor's batch order starts over on --resume; the result differs slightly from an "
                    "uninterrupted run", err=True)
@@ -149,7 +153,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
                            cover=len(examples) if cfg.anchor_cover else None) if anchor_pairs and sv else None
     with bar(label) as progress:
         tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
-                                           output_dir=out, resume=resume, progress=progress, regularizer=reg)
+                                           output_dir=out, resume=resume, progress=progress, regularizer=reg,
+                                           project=project)
     state = PartialState()
     if not state.is_main_process:  # under `accelerate launch` every process holds the same weights now
         typer.echo(f"process {state.process_index}/{state.num_processes}: {label} done; process 0 writes the outputs")
@@ -160,6 +165,10 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
                                        "base_model": cfg.model.name})
     typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
                f"final loss {result.final_loss:.3f}); vectors are off in the saved model")
+    if project:
+        clip = f", clipped at {project.radius:g}" if project.radius is not None else ", removed"
+        typer.echo(f"subspace guard ({project.mode}): the job's largest part in the vectors' subspace was "
+                   f"{result.extra.get('guard_peak', 0.0):.3f} of their norm{clip}")
 
 
 @app.command()

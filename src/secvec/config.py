@@ -8,7 +8,7 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional, TypeVar
+from typing import Any, Literal, Optional, TypeVar, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -122,6 +122,10 @@ class FinetuneCommand(Strict):
     anchor_batch: int = Field(4, ge=1)
     anchor_cover: bool = Field(False, description="raise the anchor batch until the job rehearses every anchor "
                                "pair once (see secvec.vectors.protect.covering_batch)")
+    project: Union[str, dict, None] = Field(None, description="the subspace guard (secvec.vectors.project): a mode "
+                                            "(core, left, both) removes the job's update in the vectors' column/row "
+                                            "spaces after every step; {mode, radius} clips it at radius x their norm. "
+                                            "Best measured on the alignment delta: {mode: both, radius: 0.3}")
     train: TrainConfig = Field(default_factory=TrainConfig)
     output_dir: str = "runs/finetune"
 

@@ -36,6 +36,17 @@ def test_delta_bases_span_the_delta_and_skip_a_padded_rank():
     torch.testing.assert_close(u @ (u.T @ d @ v) @ v.T, d, atol=1e-4, rtol=0)
 
 
+def test_delta_bases_of_a_rank_above_one_side_of_the_weight():
+    """Rank 8 vectors on a weight 5 wide (out) and 11 long (in): the bases have the delta's rank, 5."""
+    g = torch.Generator().manual_seed(2)
+    b, a = torch.randn(5, 8, generator=g), torch.randn(8, 11, generator=g)
+    u, v = delta_bases(b, a)
+    assert u.shape == (5, 5) and v.shape == (11, 5)
+    torch.testing.assert_close(v.T @ v, torch.eye(5), atol=1e-5, rtol=0)
+    d = b @ a
+    torch.testing.assert_close(u @ (u.T @ d @ v) @ v.T, d, atol=1e-4, rtol=0)
+
+
 def updates(start, model, vectors):
     """Per targeted weight: (name, the job's update D, the delta's bases U, V)."""
     before = vectors.target_weights(start, check_weights=False)

@@ -89,11 +89,13 @@ def delta_bases(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.T
     """Orthonormal bases of the column and row spaces of `b @ a`, from the thin factors alone.
 
     `b = Qb Rb`, `a^T = Qa Ra`, so `b @ a = Qb (Rb Ra^T) Qa^T` and the r x r core's SVD gives both
-    bases; directions with no singular value (a zero column of a padded rank) are left out.
+    bases; directions with no singular value (a zero column of a padded rank) are left out. The core
+    is not square where the rank exceeds a side of the weight (rank 32 vectors on a 16-wide layer),
+    hence the thin SVD.
     """
     qb, rb = torch.linalg.qr(b.float())
     qa, ra = torch.linalg.qr(a.float().T)
-    um, s, vmh = torch.linalg.svd(rb @ ra.T)
+    um, s, vmh = torch.linalg.svd(rb @ ra.T, full_matrices=False)
     keep = s > s.max() * 1e-6 if s.numel() and s.max() > 0 else s > 0
     return qb @ um[:, keep], qa @ vmh.T[:, keep]
 
