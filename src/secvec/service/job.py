@@ -142,13 +142,16 @@ def run_job(home: Path, job_id: str) -> None:
 
     clock = time.perf_counter()
     tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg, vectors, output_dir=train_dir,
-                                       resume=True, progress=progress)
+                                       resume=True, progress=progress, project=settings.project)
     if not lead:
         return
     model_dir = export_model(tuned, lm.tokenizer, out / "model")
     timings["train_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
     say(f"Training done: {result.steps} steps; model saved with the vectors off")
+    if "guard_peak" in result.extra:
+        say(f"Subspace guard: the job's largest part in the vectors' subspace was {result.extra['guard_peak']:.3f} "
+            f"of their norm ({settings.project})", data={"guard_peak": result.extra["guard_peak"]})
 
     after = safety_eval(settings, tuned, lm.tokenizer)
     timings["safety_s"] = time.perf_counter() - clock

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from secvec.config import Strict
 
@@ -39,6 +39,17 @@ class ServiceSettings(Strict):
     judge: str = Field("content", description="the judge of the safety gate")
     screening: bool = Field(True, description="screen each training file for harmful compliance before training")
     num_processes: int = Field(1, ge=1, description="processes per job (accelerate launch; one per GPU)")
+    project: Union[str, dict, None] = Field(None, description="the subspace guard in every job "
+                                            "(secvec.vectors.project): a mode, or {mode, radius} to clip; for "
+                                            "the alignment delta as the vectors, measured best {mode: both, radius: 0.3}")
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value):
+        from secvec.vectors.project import guard_spec
+
+        guard_spec(value, "service")  # a ConfigError naming the modes, before any job runs
+        return value
 
     def save(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
