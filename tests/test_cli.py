@@ -65,7 +65,8 @@ def cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir):
 def python_finetune(tiny_dir, ft_dir, vectors, method="active"):
     """The fine-tune `secvec finetune` ran (its saved config), redone in Python; by default on the
     reference path that keeps the vectors in a frozen PEFT adapter and deletes it afterwards, which
-    shares no add/subtract code with the CLI's default merged path. `vectors=None`: vanilla."""
+    shares no add/subtract code with the CLI's default merged path. `vectors=None`: vanilla. The saved
+    config's subspace guard (`project`) applies to a protected run as it did in the CLI."""
     from secvec.config import FinetuneCommand
     from secvec.data.loading import load_examples
     from secvec.models.loading import load_model
@@ -74,7 +75,8 @@ def python_finetune(tiny_dir, ft_dir, vectors, method="active"):
     cfg = FinetuneCommand.model_validate(yaml.safe_load((ft_dir / "config.yaml").read_text()))
     torch.manual_seed(0)  # as before the CLI run: the task LoRA's initialization
     lm = load_model(tiny_dir)
-    model, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, vectors, method)
+    model, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, vectors, method,
+                                  project=cfg.project if vectors is not None else None)
     return model
 
 
@@ -205,9 +207,7 @@ def test_finetune_with_the_clipped_guard_trains_what_the_python_api_trains(monke
     from safetensors.torch import load_file
 
     from secvec.config import FinetuneCommand
-    from secvec.data.loading import load_examples
-    from secvec.models.loading import load_model
-    from secvec.vectors import SecurityVectors, protected_finetune
+    from secvec.vectors import SecurityVectors
 
     vec_dir, benign = cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir)
     base = ["finetune", "--model", tiny_dir, "--data", str(benign)]
@@ -223,10 +223,7 @@ def test_finetune_with_the_clipped_guard_trains_what_the_python_api_trains(monke
     assert peak > 0.01 and f"was {peak:.3f} of their norm, clipped at 0.01" in out  # the clip acted
     cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "clipped" / "config.yaml").read_text()))
     assert cfg.project == {"mode": "both", "radius": 0.01}
-    lm = load_model(tiny_dir)
-    want, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train,
-                                 SecurityVectors.load(vec_dir), project={"mode": "both", "radius": 0.01})
-    reference = want.state_dict()
+    reference = python_finetune(tiny_dir, tmp_path / "clipped", SecurityVectors.load(vec_dir)).state_dict()
     saved = load_file(str(tmp_path / "clipped" / "model" / "model.safetensors"))
     plain = load_file(str(tmp_path / "plain" / "model" / "model.safetensors"))
     for k in saved:
