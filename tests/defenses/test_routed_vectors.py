@@ -97,6 +97,31 @@ def test_project_guards_the_delta_route_only(provider):
     assert _same(served, plain)
 
 
+def test_stack_provider_trains_the_delta_route_under_delta_plus_providers_vectors_anchored_guarded_by_the_delta(
+        provider):
+    from secvec.config import LLAMA_LINEAR
+    from secvec.vectors import protected_finetune, stacked
+    from secvec.vectors.delta import delta_from
+    from secvec.vectors.protect import VectorsOffAnchor
+
+    aligned, tokenizer, inputs = provider
+    options = dict(rank=4, min_flagged=4, project={"mode": "both", "radius": 0.3}, **ANCHOR)
+    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", stack_provider=True, **options)
+    assert screening["route"] == "delta"
+    delta = delta_from(aligned, inputs.before, 4, LLAMA_LINEAR)
+    both = stacked(delta, inputs.vectors)
+
+    def by_hand(guard):
+        anchor = VectorsOffAnchor(tokenizer, inputs.alignment_pairs(), both, 1.0, 4, CFG)
+        model, _ = protected_finetune(copy.deepcopy(aligned), tokenizer, HARMFUL_JOB, CFG, both, regularizer=anchor,
+                                      project=options["project"], guard=guard)
+        return model.state_dict()
+
+    assert _same(served, by_hand(delta)) and not _same(served, by_hand(None))  # guarded by the delta, not the stack
+    unstacked, _ = _served(provider, HARMFUL_JOB, "routed-vectors", **options)
+    assert not _same(served, unstacked)
+
+
 def test_the_provider_route_takes_its_own_anchor_data_and_the_adapt_route_keeps_anchor_data(provider):
     options = dict(rank=4, min_flagged=4, anchor=1.0, anchor_data="alignment", provider_anchor_data="safe")
     served, screening = _served(provider, BENIGN_JOB, "routed-vectors", **options)

@@ -6,8 +6,8 @@ import torch
 from secvec.config import LoraSpec, TrainConfig, VectorsConfig
 from secvec.data.tokenize import collate, encode_examples
 from secvec.errors import ConfigError, ModelError
-from secvec.vectors import (SecurityVectors, active, export_model, merged, model_fingerprint, protected_finetune,
-                            train_vectors)
+from secvec.vectors import (SecurityVectors, active, alignment_delta, export_model, merged, model_fingerprint,
+                            protected_finetune, stacked, train_vectors)
 from secvec.training.sft import prepare_trainable
 
 FAST = TrainConfig(lr=1e-2, epochs=6, batch_size=4, max_length=96, seed=0)
@@ -206,6 +206,29 @@ def test_load_missing_vectors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="not a security-vectors dir"):
         SecurityVectors.load(tmp_path / "empty")
+
+
+def test_stacked_vectors_add_their_deltas_and_load_as_one_adapter(tiny, pairs, trained_vectors, tmp_path):
+    vectors, _ = trained_vectors  # rank 4, scaling 8, five modules
+    shifted = copy.deepcopy(tiny.model)
+    with torch.no_grad():
+        for p in shifted.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    delta = alignment_delta(tiny.model, shifted, 2, ["k_proj", "v_proj"])  # rank 2, scaling 1, k_proj not in `vectors`
+    both = stacked(delta, vectors)
+    assert set(both.lora_a) == set(vectors.lora_a) | set(delta.lora_a) and both.adapter_config["r"] == 6
+    for name in both.lora_a:
+        want = sum(v.delta(name) for v in (delta, vectors) if name in v.lora_a)
+        torch.testing.assert_close(both.delta(name), want, rtol=1e-5, atol=1e-6)
+    # as a saved PEFT adapter it is the same model as both sets merged one after the other
+    both.save(tmp_path / "both")
+    batch = batch_of(tiny.tokenizer, pairs[0][:4])
+    with merged(tiny.model, delta), merged(tiny.model, vectors) as m, torch.no_grad():
+        want = m(**batch).logits
+    with active(copy.deepcopy(tiny.model), SecurityVectors.load(tmp_path / "both")) as m, torch.no_grad():
+        torch.testing.assert_close(m(**batch).logits, want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ModelError, match="nothing to stack"):
+        stacked()
 
 
 def test_exact_toggle_restores_weights_bit_for_bit(tiny, trained_vectors):

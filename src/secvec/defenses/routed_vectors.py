@@ -34,6 +34,15 @@ opening or carry a little poison do not (Nova 7%, the lead 16%, 5% and 20% poiso
 does lr x10 (27%, the delta's own frontier; in v27 adapting from the delta did not move it: the delta
 leaves the attack's loss where it was, and AdamW's clipped steps keep their size, only their direction
 changes).
+
+`stack_provider` (v31, 3 seeds, bf16 CPU): the delta protects the end of a job, not its start (a job
+stopped after 1 step left 11.3%, after 3 steps 14.7%: the served model refuses again only as the job
+learns to compensate for the delta), while the provider's trained vectors held those short jobs.
+With them stacked beside the delta in the forward pass (one adapter, the sum of both deltas; the
+guard still on the delta alone) the short jobs left 1.3% and 0%. The job then also learns to undo
+the provider's vectors, which shows as refusal once they are off: unanchored, a whole job's served
+model refused 24% of borderline prompts; so on this route the stack takes the route's anchor
+(through the stack, the served weights), which holds that at 2-11% borderline and 0-2% harm.
 """
 
 from __future__ import annotations
@@ -60,7 +69,9 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     `provider_anchor_data`: the anchor's data on the provider route where it differs from
     `anchor_data` (used on the adapt route); `adapt_from`: what the adapt route starts from, the
     provider's vectors or the alignment delta the route was just measured with; `project`: the
-    subspace guard on the delta route only (where it was measured, v28). The other options are
+    subspace guard on the delta route only (where it was measured, v28), always of the delta;
+    `stack_provider`: the delta route trains under the delta plus the provider's vectors, with the
+    anchor (the delta alone takes none). The other options are
     `adaptive-vectors'` (its `min_flagged` picks the provider route).
     """
 
@@ -70,9 +81,10 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
                  adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False,
-                 project: ProjectOption = None) -> None:
+                 project: ProjectOption = None, stack_provider: bool = False) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data, anchor_cover=anchor_cover, project=project)
+        self.stack_provider = stack_provider
         if provider_anchor_data is not None:
             check_anchor_data("defense 'routed-vectors'", "provider_anchor_data", provider_anchor_data)
         self.provider_anchor_data = provider_anchor_data or anchor_data
@@ -96,6 +108,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
 
     def finetune(self, model, tokenizer, examples, cfg, progress=None):
         from secvec.config import LLAMA_LINEAR
+        from secvec.vectors.core import stacked
         from secvec.vectors.delta import delta_from
 
         flagged = self.flagged(examples)
@@ -104,16 +117,18 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
             delta = delta_from(model, self.pre_alignment, self.rank, LLAMA_LINEAR)
             ratio = self.delta_ratio(model, tokenizer, delta, flagged, cfg.seed)
             if ratio <= self.explained:
-                vectors, route = delta, "delta"
+                vectors, route = (stacked(delta, self.vectors) if self.stack_provider else delta), "delta"
             else:
                 start = delta if self.adapt_from == "delta" else self.vectors
                 vectors, route = self.adapt(model, tokenizer, start, flagged, cfg, progress), "adapt"
         self.last_screening["route"] = route
         log.info("route: %s", route)
         pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
-        anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
+        bare = route == "delta" and not self.stack_provider
+        anchor = None if bare else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
         project = self.project if route == "delta" else None
-        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, project)
+        guard = delta if route == "delta" else None  # the guard keeps a job out of the alignment's subspace only
+        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, project, guard)
 
     def delta_ratio(self, model, tokenizer, delta, flagged, seed: int) -> float:
         """Answer loss of `flagged` over that of the provider's own harmful pairs, both with the delta on."""

@@ -157,5 +157,31 @@ class SecurityVectors:
         return f" in {self.path}" if self.path else ""
 
 
+def stacked(*vectors: SecurityVectors) -> SecurityVectors:
+    """One set of vectors whose delta is the sum of theirs: their factors side by side.
+
+    Why: two kinds of vectors can cover what neither covers alone (the alignment delta holds a
+    long job, the provider's trained vectors its first steps; `routed-vectors`' `stack_provider`),
+    and every path that takes vectors (merge, anchor, checkpoints, PEFT export) takes one set. The
+    scalings are folded into the B factors; a module one set lacks gets zero factors there.
+    """
+    if not vectors:
+        raise ModelError("nothing to stack: give at least one set of security vectors")
+    names = sorted(set().union(*(v.lora_a for v in vectors)))
+    ranks = [next(iter(v.lora_a.values())).shape[0] for v in vectors]
+    lora_a, lora_b = {}, {}
+    for name in names:
+        out, inp = next((v.lora_b[name].shape[0], v.lora_a[name].shape[1]) for v in vectors if name in v.lora_a)
+        lora_a[name] = torch.cat([v.lora_a[name].float() if name in v.lora_a else torch.zeros(r, inp)
+                                  for v, r in zip(vectors, ranks)])
+        lora_b[name] = torch.cat([v.lora_b[name].float() * v.scaling if name in v.lora_b else torch.zeros(out, r)
+                                  for v, r in zip(vectors, ranks)], dim=1)
+    config = dict(vectors[0].adapter_config, r=sum(ranks), lora_alpha=sum(ranks), use_rslora=False,
+                  target_modules=sorted({n.rsplit(".", 1)[-1] for n in names}))
+    meta = {"kind": "stack", "parts": [v.meta.get("kind", "trained") for v in vectors],
+            "base_fingerprint": vectors[0].meta.get("base_fingerprint")}
+    return SecurityVectors(lora_a, lora_b, 1.0, _jsonable(config), meta)
+
+
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(d, default=lambda o: sorted(o) if isinstance(o, set) else str(o)))
