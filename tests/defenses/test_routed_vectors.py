@@ -143,6 +143,8 @@ def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
         build_defense("routed-vectors", explained=0)
     with pytest.raises(ConfigError, match="adapt_from provider or delta"):
         build_defense("routed-vectors", adapt_from="scratch")
+    with pytest.raises(ConfigError, match="stack_provider true or false"):
+        build_defense("routed-vectors", stack_provider="provider")
     with pytest.raises(ConfigError, match="accepted options"):
         build_defense("routed-vectors", bogus=1)
     with pytest.raises(ConfigError, match="provider_anchor_data must be one of safe, alignment"):

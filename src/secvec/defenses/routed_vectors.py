@@ -90,9 +90,9 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         self.provider_anchor_data = provider_anchor_data or anchor_data
         self.provider_anchor_pairs: list = []
         if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1 \
-                or adapt_from not in ("provider", "delta"):
+                or adapt_from not in ("provider", "delta") or not isinstance(stack_provider, bool):
             raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1, "
-                              "adapt_from provider or delta")
+                              "adapt_from provider or delta, stack_provider true or false")
         self.pre_alignment, self.rank, self.explained, self.compare = before, rank, explained, compare
         self.adapt_from = adapt_from
 
