@@ -35,4 +35,4 @@ def test_shipped_config_loads(name):
         guarded = cfg.defenses[-2].options  # the recipe with the clipped guard on its delta route
         assert guarded == {**recipe, "project": {"mode": "both", "radius": 0.3}}
         best = cfg.defenses[-1].options  # the best measured: and the provider's vectors stacked on that route
-        assert best == {**guarded, "stack_provider": True}
+        assert best == {**guarded, "stack_provider": 0.25}

@@ -97,29 +97,29 @@ def test_project_guards_the_delta_route_only(provider):
     assert _same(served, plain)
 
 
-def test_stack_provider_trains_the_delta_route_under_delta_plus_providers_vectors_anchored_guarded_by_the_delta(
+def test_stack_provider_trains_the_delta_route_under_delta_plus_scaled_providers_vectors_guarded_by_the_delta(
         provider):
     from secvec.config import LLAMA_LINEAR
     from secvec.vectors import protected_finetune, stacked
     from secvec.vectors.delta import delta_from
-    from secvec.vectors.protect import VectorsOffAnchor
 
     aligned, tokenizer, inputs = provider
     options = dict(rank=4, min_flagged=4, project={"mode": "both", "radius": 0.3}, **ANCHOR)
-    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", stack_provider=True, **options)
+    served, screening = _served(provider, HARMFUL_JOB, "routed-vectors", stack_provider=0.25, **options)
     assert screening["route"] == "delta"
     delta = delta_from(aligned, inputs.before, 4, LLAMA_LINEAR)
-    both = stacked(delta, inputs.vectors)
 
-    def by_hand(guard):
-        anchor = VectorsOffAnchor(tokenizer, inputs.alignment_pairs(), both, 1.0, 4, CFG)
-        model, _ = protected_finetune(copy.deepcopy(aligned), tokenizer, HARMFUL_JOB, CFG, both, regularizer=anchor,
+    def by_hand(vectors, guard):  # the delta route: no anchor, whatever the options say
+        model, _ = protected_finetune(copy.deepcopy(aligned), tokenizer, HARMFUL_JOB, CFG, vectors,
                                       project=options["project"], guard=guard)
         return model.state_dict()
 
-    assert _same(served, by_hand(delta)) and not _same(served, by_hand(None))  # guarded by the delta, not the stack
+    both = stacked(delta, inputs.vectors.scaled(0.25))
+    assert _same(served, by_hand(both, delta))
+    assert not _same(served, by_hand(both, None))  # guarded by the delta, not the stack
+    assert not _same(served, by_hand(stacked(delta, inputs.vectors), delta))  # the scale is applied
     unstacked, _ = _served(provider, HARMFUL_JOB, "routed-vectors", **options)
-    assert not _same(served, unstacked)
+    assert _same(unstacked, by_hand(delta, delta)) and not _same(served, unstacked)
 
 
 def test_the_provider_route_takes_its_own_anchor_data_and_the_adapt_route_keeps_anchor_data(provider):
@@ -143,8 +143,9 @@ def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
         build_defense("routed-vectors", explained=0)
     with pytest.raises(ConfigError, match="adapt_from provider or delta"):
         build_defense("routed-vectors", adapt_from="scratch")
-    with pytest.raises(ConfigError, match="stack_provider true or false"):
-        build_defense("routed-vectors", stack_provider="provider")
+    for bad in ("provider", -0.5, True):
+        with pytest.raises(ConfigError, match="stack_provider a number >= 0"):
+            build_defense("routed-vectors", stack_provider=bad)
     with pytest.raises(ConfigError, match="accepted options"):
         build_defense("routed-vectors", bogus=1)
     with pytest.raises(ConfigError, match="provider_anchor_data must be one of safe, alignment"):

@@ -208,13 +208,19 @@ def test_load_missing_vectors(tmp_path):
         SecurityVectors.load(tmp_path / "empty")
 
 
-def test_stacked_vectors_add_their_deltas_and_load_as_one_adapter(tiny, pairs, trained_vectors, tmp_path):
+def test_scaled_and_stacked_vectors_are_their_deltas_scaled_and_summed_and_load_as_one_adapter(tiny, pairs, trained_vectors, tmp_path):
     vectors, _ = trained_vectors  # rank 4, scaling 8, five modules
     shifted = copy.deepcopy(tiny.model)
     with torch.no_grad():
         for p in shifted.parameters():
             p.add_(0.05 * torch.randn_like(p))
     delta = alignment_delta(tiny.model, shifted, 2, ["k_proj", "v_proj"])  # rank 2, scaling 1, k_proj not in `vectors`
+    quarter = vectors.scaled(0.25)
+    for name in vectors.lora_a:
+        torch.testing.assert_close(quarter.delta(name), 0.25 * vectors.delta(name))
+    quarter.save(tmp_path / "quarter")  # the factor survives a save and load
+    torch.testing.assert_close(SecurityVectors.load(tmp_path / "quarter").delta("model.layers.0.self_attn.q_proj"),
+                               quarter.delta("model.layers.0.self_attn.q_proj"))
     both = stacked(delta, vectors)
     assert set(both.lora_a) == set(vectors.lora_a) | set(delta.lora_a) and both.adapter_config["r"] == 6
     for name in both.lora_a:

@@ -35,14 +35,15 @@ does lr x10 (27%, the delta's own frontier; in v27 adapting from the delta did n
 leaves the attack's loss where it was, and AdamW's clipped steps keep their size, only their direction
 changes).
 
-`stack_provider` (v31, 3 seeds, bf16 CPU): the delta protects the end of a job, not its start (a job
-stopped after 1 step left 11.3%, after 3 steps 14.7%: the served model refuses again only as the job
-learns to compensate for the delta), while the provider's trained vectors held those short jobs.
-With them stacked beside the delta in the forward pass (one adapter, the sum of both deltas; the
-guard still on the delta alone) the short jobs left 1.3% and 0%. The job then also learns to undo
-the provider's vectors, which shows as refusal once they are off: unanchored, a whole job's served
-model refused 24% of borderline prompts; so on this route the stack takes the route's anchor
-(through the stack, the served weights), which holds that at 2-11% borderline and 0-2% harm.
+`stack_provider` (v31-v32, 3 seeds, bf16 CPU): the delta protects the end of a job, not its start (a
+job stopped after 1 step left 11.3%, after 3 steps 14.7%: the served model refuses again only as the
+job learns to compensate for the delta), while the provider's trained vectors held those short jobs.
+With them stacked beside the delta in the forward pass (one adapter, the sum of both deltas; the guard
+still on the delta alone) the short jobs held, but the job also learns to undo the provider's vectors,
+which shows as refusal once they are off: at full scale a whole job's served model refused 24% of
+borderline prompts (41% plain), and the anchor that brought that down let harm back in (5.3%, one
+seed 14%). At a quarter of their scale the stack held both: after 3 steps 0.7%, after the whole job
+0.7%, at 2-5% borderline (12-16% plain, the aligned model's 14%) and no anchor, so no extra time.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     `anchor_data` (used on the adapt route); `adapt_from`: what the adapt route starts from, the
     provider's vectors or the alignment delta the route was just measured with; `project`: the
     subspace guard on the delta route only (where it was measured, v28), always of the delta;
-    `stack_provider`: the delta route trains under the delta plus the provider's vectors, with the
-    anchor (the delta alone takes none). The other options are
+    `stack_provider`: the scale of the provider's vectors beside the delta on the delta route (0: the
+    delta alone; 0.25 measured, above). The other options are
     `adaptive-vectors'` (its `min_flagged` picks the provider route).
     """
 
@@ -81,7 +82,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
                  adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False,
-                 project: ProjectOption = None, stack_provider: bool = False) -> None:
+                 project: ProjectOption = None, stack_provider: float = 0.0) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data, anchor_cover=anchor_cover, project=project)
         self.stack_provider = stack_provider
@@ -90,9 +91,10 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         self.provider_anchor_data = provider_anchor_data or anchor_data
         self.provider_anchor_pairs: list = []
         if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1 \
-                or adapt_from not in ("provider", "delta") or not isinstance(stack_provider, bool):
+                or adapt_from not in ("provider", "delta") or isinstance(stack_provider, bool) \
+                or not isinstance(stack_provider, (int, float)) or stack_provider < 0:
             raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1, "
-                              "adapt_from provider or delta, stack_provider true or false")
+                              "adapt_from provider or delta, stack_provider a number >= 0")
         self.pre_alignment, self.rank, self.explained, self.compare = before, rank, explained, compare
         self.adapt_from = adapt_from
 
@@ -117,15 +119,16 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
             delta = delta_from(model, self.pre_alignment, self.rank, LLAMA_LINEAR)
             ratio = self.delta_ratio(model, tokenizer, delta, flagged, cfg.seed)
             if ratio <= self.explained:
-                vectors, route = (stacked(delta, self.vectors) if self.stack_provider else delta), "delta"
+                vectors, route = delta, "delta"
+                if self.stack_provider:
+                    vectors = stacked(delta, self.vectors.scaled(self.stack_provider))
             else:
                 start = delta if self.adapt_from == "delta" else self.vectors
                 vectors, route = self.adapt(model, tokenizer, start, flagged, cfg, progress), "adapt"
         self.last_screening["route"] = route
         log.info("route: %s", route)
         pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
-        bare = route == "delta" and not self.stack_provider
-        anchor = None if bare else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
+        anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
         project = self.project if route == "delta" else None
         guard = delta if route == "delta" else None  # the guard keeps a job out of the alignment's subspace only
         return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, project, guard)

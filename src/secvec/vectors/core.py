@@ -123,6 +123,12 @@ class SecurityVectors:
                 h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
+    def scaled(self, factor: float) -> "SecurityVectors":
+        """The same vectors with their delta times `factor`, folded into B so that they save and load
+        as what they are (a new adapter: `path` is not carried over)."""
+        return SecurityVectors(self.lora_a, {n: b * factor for n, b in self.lora_b.items()}, self.scaling,
+                               self.adapter_config, {**self.meta, "scaled": self.meta.get("scaled", 1.0) * factor})
+
     # ---- use ----------------------------------------------------------------------------
     def delta(self, name: str) -> torch.Tensor:
         return (self.lora_b[name].float() @ self.lora_a[name].float()) * self.scaling
