@@ -231,6 +231,47 @@ def test_finetune_with_the_clipped_guard_trains_what_the_python_api_trains(monke
     assert any(not torch.allclose(saved[k], plain[k], rtol=1e-4, atol=1e-6) for k in saved)
 
 
+def test_finetune_with_stacked_vectors_trains_under_their_sum_guarded_by_the_first(monkeypatch, capsys, tmp_path,
+                                                                                    tiny_dir):
+    """`--stack` (the delta route of the shipped matrix row, outside the matrix): the job trains under
+    `vectors` + `stack_scale` x `stack` and the guard acts on `vectors` alone, as the Python API does."""
+    from safetensors.torch import load_file
+
+    from secvec.config import FinetuneCommand
+    from secvec.data.loading import load_examples
+    from secvec.models.loading import load_model
+    from secvec.vectors import SecurityVectors, protected_finetune, stacked
+
+    vec_dir, benign = cli_vectors(monkeypatch, capsys, tmp_path, tiny_dir)
+    base = ["finetune", "--model", tiny_dir, "--data", str(benign)]
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--stack", str(vec_dir))
+    assert code == 2 and "--stack needs --vectors and the merge protection" in err
+    other = tmp_path / "other"  # a second set: the same vectors trained from another seed
+    ok(monkeypatch, capsys, "vectors", "train", "--model", tiny_dir, "--harmful", str(tmp_path / "harmful.jsonl"),
+       "-o", str(other), "--set", "vectors.train.max_steps=2", "--set", "vectors.train.lr=1e-2",
+       "--set", "vectors.train.seed=7", "--set", f"benign={benign}")
+    settings = ["--set", "train.mode=full", "--set", "train.max_steps=2", "--set", "train.lr=1e-3",
+                "--set", "project.mode=both", "--set", "project.radius=0.01", "--set", "stack_scale=0.5"]
+    ok(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--stack", str(other), *settings, "-o", str(tmp_path / "s"))
+    assert json.loads((tmp_path / "s" / "results.json").read_text())["stack"] == {"vectors": str(other), "scale": 0.5}
+    saved = load_file(str(tmp_path / "s" / "model" / "model.safetensors"))
+    cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "s" / "config.yaml").read_text()))
+    v, w = SecurityVectors.load(vec_dir), SecurityVectors.load(other)
+
+    def by_hand(forward, guard):
+        lm = load_model(tiny_dir)
+        model, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, forward,
+                                      project=cfg.project, guard=guard)
+        return model.state_dict()
+
+    def same(a) -> bool:
+        return all(torch.allclose(saved[k], a[k], rtol=1e-4, atol=1e-6) for k in saved)
+
+    assert same(by_hand(stacked(v, w.scaled(0.5)), v))
+    assert not same(by_hand(stacked(v, w.scaled(0.5)), None))  # the guard is on --vectors, not on the sum
+    assert not same(by_hand(v, v))  # the stack took part
+
+
 def test_experiment_config_precedence(tmp_path):
     """profile < YAML file < --set < --output-dir, for demo, compare and immunize-report alike."""
     path = tmp_path / "exp.yaml"

@@ -119,6 +119,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
              vectors: Optional[str] = typer.Option(None, help="security vectors dir (on and frozen)"),
              anchor: Optional[str] = typer.Option(None, help="safe prompt/answer pairs the served model (vectors "
                                                   "off) keeps answering; needs --vectors"),
+             stack: Optional[str] = typer.Option(None, help="more vectors on beside --vectors, at stack_scale "
+                                                 "(default 0.25); the guard stays on --vectors"),
              output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o"),
              resume: bool = typer.Option(False, help="continue from the last checkpoint in output-dir")) -> None:
     """Fine-tune (full or LoRA) on the user's data, optionally protected by security vectors."""
@@ -129,14 +131,16 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     from secvec.models import load_model
     from secvec.errors import ConfigError
     from secvec.progress import bar
-    from secvec.vectors import SecurityVectors, export_model, protected_finetune
+    from secvec.vectors import SecurityVectors, export_model, protected_finetune, stacked
     from secvec.vectors.project import guard_spec
     from secvec.vectors.protect import VectorsOffAnchor
 
     cfg = load_config(FinetuneCommand, config, overrides, data=data, vectors=vectors, output_dir=output_dir,
-                      anchor=anchor, model={"name": model} if model else None)
+                      anchor=anchor, stack=stack, model={"name": model} if model else None)
     if cfg.anchor and not (cfg.vectors and cfg.protect == "merge"):
         raise ConfigError("--anchor needs --vectors and the merge protection")
+    if cfg.stack and not (cfg.vectors and cfg.protect == "merge"):
+        raise ConfigError("--stack needs --vectors and the merge protection")
     project = guard_spec(cfg.project, "finetune")
     if project and not cfg.vectors:
         raise ConfigError("finetune: project needs --vectors: their subspace is what the guard keeps the job out of")
@@ -146,15 +150,17 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     examples = load_examples(cfg.data)
     anchor_pairs = load_examples(cfg.anchor) if cfg.anchor else []
     sv = SecurityVectors.load(cfg.vectors) if cfg.vectors else None
+    # the job trains under `forward` (and the served weights are minus it); the guard keeps to `sv`
+    forward = stacked(sv, SecurityVectors.load(cfg.stack).scaled(cfg.stack_scale)) if cfg.stack else sv
     lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
     out = Path(cfg.output_dir)
     label = "protected fine-tune" if sv else "fine-tune"
-    reg = VectorsOffAnchor(lm.tokenizer, anchor_pairs, sv, cfg.anchor_weight, cfg.anchor_batch, cfg.train,
+    reg = VectorsOffAnchor(lm.tokenizer, anchor_pairs, forward, cfg.anchor_weight, cfg.anchor_batch, cfg.train,
                            cover=len(examples) if cfg.anchor_cover else None) if anchor_pairs and sv else None
     with bar(label) as progress:
-        tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, sv, cfg.protect,
+        tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, forward, cfg.protect,
                                            output_dir=out, resume=resume, progress=progress, regularizer=reg,
-                                           project=project)
+                                           project=project, guard=sv)
     state = PartialState()
     if not state.is_main_process:  # under `accelerate launch` every process holds the same weights now
         typer.echo(f"process {state.process_index}/{state.num_processes}: {label} done; process 0 writes the outputs")
@@ -162,6 +168,7 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     export_model(tuned, lm.tokenizer, out / "model", what="adapter" if cfg.train.mode == "lora" else "merged")
     dump_config(cfg, out / "config.yaml")
     _write_json(out / "results.json", {"train": result.to_dict(), "vectors": cfg.vectors, "anchor": cfg.anchor,
+                                       "stack": cfg.stack and {"vectors": cfg.stack, "scale": cfg.stack_scale},
                                        "base_model": cfg.model.name})
     typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
                f"final loss {result.final_loss:.3f}); vectors are off in the saved model")

@@ -126,6 +126,11 @@ class FinetuneCommand(Strict):
                                             "(core, left, both) removes the job's update in the vectors' column/row "
                                             "spaces after every step; {mode, radius} clips it at radius x their norm. "
                                             "Best measured on the alignment delta: {mode: both, radius: 0.3}")
+    stack: Optional[str] = Field(None, description="more vectors, on and frozen beside `vectors` at `stack_scale` "
+                                 "(one adapter, the sum of both); the guard and nothing else stays on `vectors`. "
+                                 "Measured: the provider's trained vectors at 0.25 beside the alignment delta "
+                                 "hold the first steps of a job the delta alone leaks in (v32)")
+    stack_scale: float = Field(0.25, gt=0)
     train: TrainConfig = Field(default_factory=TrainConfig)
     output_dir: str = "runs/finetune"
 
