@@ -117,7 +117,8 @@ def running(tiny_dir, tmp_path_factory):
     store = Store.at(home)
     keys = {"acme": store.create_key("acme"), "other": store.create_key("other")}
     clip = {"mode": "both", "radius": 0.3}  # the guard in every job of this service (the default is none)
-    with service(home, settings(tmp, tiny_dir, vectors, screening=True, project=clip)) as (url, _):
+    stack = {"stack": str(vectors), "stack_scale": 0.25}  # and more vectors beside them (the default is none)
+    with service(home, settings(tmp, tiny_dir, vectors, screening=True, project=clip, **stack)) as (url, _):
         yield url, keys, tmp, home
 
 
@@ -140,6 +141,8 @@ def test_a_job_end_to_end_with_the_openai_client(running):
     assert any(m.startswith("Screening: ") for m in log) and any(m.startswith("Safety evaluation") for m in log)
     assert any("Checkpoint created at step 2" in m for m in log) and log[-1] == "The job has successfully completed"
     assert any(m.startswith("Subspace guard: the job's largest part") and "'radius': 0.3" in m for m in log)
+    assert any(m.startswith("Training under the security vectors plus ") and m.endswith(
+        "vectors at 0.25; the served model has both off") for m in log)
     assert [cp.step_number for cp in c.fine_tuning.jobs.checkpoints.list(job.id).data] == [4, 2]  # 6 steps
     assert [j.id for j in c.fine_tuning.jobs.list(limit=5).data][0] == job.id
     # the job's result file: the safety gate, base vs tuned
@@ -328,14 +331,18 @@ def test_jobs_launch_through_accelerate_for_several_processes(tmp_path):
     (["--vectors", "/nonexistent"], "security vectors not found"),
     (["-c", "BAD"], "service settings: bogus: Extra inputs are not permitted"),
     (["-c", "BADGUARD"], "service: project must be one of core, left, both, got 'sideways'"),
+    (["-c", "BADSTACK"], "security vectors not found: /nonexistent-stack is not a directory"),
 ])
 def test_service_start_up_errors_are_one_line(monkeypatch, capsys, tiny_dir, tmp_path, args, match):
     from secvec import cli
 
     (tmp_path / "bad.yaml").write_text("bogus: 1\n")
     (tmp_path / "badguard.yaml").write_text("project: sideways\n")
-    args = [str(tmp_path / f"{a.lower()}.yaml") if a in ("BAD", "BADGUARD") else a for a in args]
-    base = ["--model", tiny_dir, "--vectors", str(tmp_path)] if "--vectors" not in args else ["--model", tiny_dir]
+    (tmp_path / "badstack.yaml").write_text("stack: /nonexistent-stack\n")
+    match_args = list(args)  # the stack is read after valid vectors
+    args = [str(tmp_path / f"{a.lower()}.yaml") if a in ("BAD", "BADGUARD", "BADSTACK") else a for a in args]
+    good = str(random_vectors(tiny_dir, tmp_path / "vec")) if "BADSTACK" in match_args else str(tmp_path)
+    base = ["--model", tiny_dir, "--vectors", good] if "--vectors" not in args else ["--model", tiny_dir]
     monkeypatch.setattr(sys, "argv", ["secvec", "service", "--home", str(tmp_path / "home"), *base, *args])
     with pytest.raises(SystemExit) as exit_info:
         cli.run()

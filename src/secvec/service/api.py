@@ -136,11 +136,10 @@ def create_service_app(settings: ServiceSettings, open_access: bool = False, run
     every request is the single 'local' tenant's; otherwise each request needs a tenant's key."""
     from secvec.models.loading import load_tokenizer
     from secvec.models.loading import resolve as model_dir
-    from secvec.vectors import SecurityVectors
 
     settings.save()
     store = Store.at(settings.home)
-    vectors_hash = SecurityVectors.load(settings.vectors).fingerprint()  # a bad vectors dir fails at start-up
+    vectors_hash = settings.job_vectors()[0].fingerprint()  # a bad vectors (or stack) dir fails at start-up
     tokenizer = load_tokenizer(model_dir(settings.model))  # for token limits; the weights load where they are used
     limits = Limits(settings.max_file_bytes, settings.min_examples, settings.max_examples, settings.max_length)
     worker = JobWorker(settings, store)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
 from secvec.config import Strict
+
+if TYPE_CHECKING:
+    from secvec.vectors import SecurityVectors
 
 
 class ServiceSettings(Strict):
@@ -43,6 +46,11 @@ class ServiceSettings(Strict):
                                             "(secvec.vectors.project): a mode, or {mode, radius} to clip; for "
                                             "the alignment delta as the vectors, measured best {mode: both, radius: 0.3}")
 
+    stack: Optional[str] = Field(None, description="more vectors on beside `vectors` in every job, at "
+                                 "`stack_scale` (the guard stays on `vectors`); measured best with the alignment "
+                                 "delta as `vectors`: the provider's trained vectors at 0.25 (v32)")
+    stack_scale: float = Field(0.25, gt=0)
+
     @field_validator("project")
     @classmethod
     def _project(cls, value):
@@ -50,6 +58,15 @@ class ServiceSettings(Strict):
 
         guard_spec(value, "service")  # a ConfigError naming the modes, before any job runs
         return value
+
+    def job_vectors(self) -> "tuple[SecurityVectors, SecurityVectors]":
+        """What every job trains under (`vectors`, plus `stack` where set) and what its guard keeps to."""
+        from secvec.vectors import SecurityVectors, stacked
+
+        vectors = SecurityVectors.load(self.vectors)
+        if self.stack is None:
+            return vectors, vectors
+        return stacked(vectors, SecurityVectors.load(self.stack).scaled(self.stack_scale)), vectors
 
     def save(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
