@@ -43,7 +43,8 @@ still on the delta alone) the short jobs held, but the job also learns to undo t
 which shows as refusal once they are off: at full scale a whole job's served model refused 24% of
 borderline prompts (41% plain), and the anchor that brought that down let harm back in (5.3%, one
 seed 14%). At a quarter of their scale the stack held both: after 3 steps 0.7%, after the whole job
-0.7%, at 2-5% borderline (12-16% plain, the aligned model's 14%) and no anchor, so no extra time.
+0.7%, at 2-5% borderline (12-16% plain, the aligned model's 14%) and no anchor, so no extra time;
+on the route's other cells lr x3, x10, 3 epochs and LoRA 0-2.7%, but lr x10 for 3 epochs still 14%.
 """
 
 from __future__ import annotations
