@@ -208,7 +208,8 @@ def test_load_missing_vectors(tmp_path):
         SecurityVectors.load(tmp_path / "empty")
 
 
-def test_scaled_and_stacked_vectors_are_their_deltas_scaled_and_summed_and_load_as_one_adapter(tiny, pairs, trained_vectors, tmp_path):
+def test_scaled_and_stacked_vectors_are_their_deltas_scaled_and_summed_and_load_as_one_adapter(
+        tiny, pairs, trained_vectors, tmp_path):
     vectors, _ = trained_vectors  # rank 4, scaling 8, five modules
     shifted = copy.deepcopy(tiny.model)
     with torch.no_grad():

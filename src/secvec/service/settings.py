@@ -45,7 +45,6 @@ class ServiceSettings(Strict):
     project: Union[str, dict, None] = Field(None, description="the subspace guard in every job "
                                             "(secvec.vectors.project): a mode, or {mode, radius} to clip; for "
                                             "the alignment delta as the vectors, measured best {mode: both, radius: 0.3}")
-
     stack: Optional[str] = Field(None, description="more vectors on beside `vectors` in every job, at "
                                  "`stack_scale` (the guard stays on `vectors`); measured best with the alignment "
                                  "delta as `vectors`: the provider's trained vectors at 0.25 (v32)")

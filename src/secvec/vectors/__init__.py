@@ -6,5 +6,5 @@ from secvec.vectors.export import export_model
 from secvec.vectors.protect import active, merged, protected_finetune, vectors_on
 from secvec.vectors.train import BenignKL, answer_kl, train_vectors
 
-__all__ = ["ADAPTER_NAME", "SecurityVectors", "model_fingerprint", "stacked", "alignment_delta", "export_model", "active", "merged",
-           "protected_finetune", "vectors_on", "BenignKL", "answer_kl", "train_vectors"]
+__all__ = ["ADAPTER_NAME", "SecurityVectors", "model_fingerprint", "stacked", "alignment_delta", "export_model",
+           "active", "merged", "protected_finetune", "vectors_on", "BenignKL", "answer_kl", "train_vectors"]
