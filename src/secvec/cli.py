@@ -131,7 +131,7 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     from secvec.models import load_model
     from secvec.errors import ConfigError
     from secvec.progress import bar
-    from secvec.vectors import SecurityVectors, export_model, protected_finetune, stacked
+    from secvec.vectors import export_model, load_under_stack, protected_finetune
     from secvec.vectors.project import guard_spec
     from secvec.vectors.protect import VectorsOffAnchor
 
@@ -149,9 +149,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
                    "uninterrupted run", err=True)
     examples = load_examples(cfg.data)
     anchor_pairs = load_examples(cfg.anchor) if cfg.anchor else []
-    sv = SecurityVectors.load(cfg.vectors) if cfg.vectors else None
     # the job trains under `forward` (and the served weights are minus it); the guard keeps to `sv`
-    forward = stacked(sv, SecurityVectors.load(cfg.stack).scaled(cfg.stack_scale)) if cfg.stack else sv
+    forward, sv = load_under_stack(cfg.vectors, cfg.stack, cfg.stack_scale) if cfg.vectors else (None, None)
     lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
     out = Path(cfg.output_dir)
     label = "protected fine-tune" if sv else "fine-tune"

@@ -339,9 +339,8 @@ def test_service_start_up_errors_are_one_line(monkeypatch, capsys, tiny_dir, tmp
     (tmp_path / "bad.yaml").write_text("bogus: 1\n")
     (tmp_path / "badguard.yaml").write_text("project: sideways\n")
     (tmp_path / "badstack.yaml").write_text("stack: /nonexistent-stack\n")
-    match_args = list(args)  # the stack is read after valid vectors
+    good = str(random_vectors(tiny_dir, tmp_path / "vec")) if "BADSTACK" in args else str(tmp_path)  # read first
     args = [str(tmp_path / f"{a.lower()}.yaml") if a in ("BAD", "BADGUARD", "BADSTACK") else a for a in args]
-    good = str(random_vectors(tiny_dir, tmp_path / "vec")) if "BADSTACK" in match_args else str(tmp_path)
     base = ["--model", tiny_dir, "--vectors", good] if "--vectors" not in args else ["--model", tiny_dir]
     monkeypatch.setattr(sys, "argv", ["secvec", "service", "--home", str(tmp_path / "home"), *base, *args])
     with pytest.raises(SystemExit) as exit_info:

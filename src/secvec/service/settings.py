@@ -60,12 +60,9 @@ class ServiceSettings(Strict):
 
     def job_vectors(self) -> "tuple[SecurityVectors, SecurityVectors]":
         """What every job trains under (`vectors`, plus `stack` where set) and what its guard keeps to."""
-        from secvec.vectors import SecurityVectors, stacked
+        from secvec.vectors import load_under_stack
 
-        vectors = SecurityVectors.load(self.vectors)
-        if self.stack is None:
-            return vectors, vectors
-        return stacked(vectors, SecurityVectors.load(self.stack).scaled(self.stack_scale)), vectors
+        return load_under_stack(self.vectors, self.stack, self.stack_scale)
 
     def save(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

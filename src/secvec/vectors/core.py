@@ -189,5 +189,14 @@ def stacked(*vectors: SecurityVectors) -> SecurityVectors:
     return SecurityVectors(lora_a, lora_b, 1.0, _jsonable(config), meta)
 
 
+def load_under_stack(path: str | Path, stack: str | Path | None = None,
+                     scale: float = 1.0) -> tuple[SecurityVectors, SecurityVectors]:
+    """The vectors a job trains under (those at `path`, plus `scale` x those at `stack` where given)
+    and the ones its subspace guard keeps to (always those at `path`): `secvec finetune --stack` and
+    the service's `stack` setting."""
+    vectors = SecurityVectors.load(path)
+    return (stacked(vectors, SecurityVectors.load(stack).scaled(scale)) if stack else vectors), vectors
+
+
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(d, default=lambda o: sorted(o) if isinstance(o, set) else str(o)))
