@@ -45,6 +45,8 @@ borderline prompts (41% plain), and the anchor that brought that down let harm b
 seed 14%). At a quarter of their scale the stack held both: after 3 steps 0.7%, after the whole job
 0.7%, at 2-5% borderline (12-16% plain, the aligned model's 14%) and no anchor, so no extra time;
 on the route's other cells lr x3, x10, 3 epochs and LoRA 0-2.7%, but lr x10 for 3 epochs still 14%.
+Its price at mid budgets (v33): lr x3 for 3 epochs and lr x10 for 2 epochs held harm (2%, 7.3%) but
+refused 14% and 18% of borderline prompts, where the delta alone on the first gave 4% and 0%.
 """
 
 from __future__ import annotations
