@@ -340,3 +340,120 @@ def test_an_anchor_batch_larger_than_the_job_s_runs_in_pieces_with_the_whole_bat
     assert whole_grads.keys() == piece_grads.keys() and whole_grads
     for n in whole_grads:
         torch.testing.assert_close(piece_grads[n], whole_grads[n], rtol=1e-4, atol=1e-6, msg=n)
+
+
+@pytest.fixture
+def stack_parts(tiny, trained_vectors):
+    """An alignment delta (rank 2 on q/v) and the trained vectors at a quarter scale: a routed job's stack."""
+    shifted = copy.deepcopy(tiny.model)
+    with torch.no_grad():
+        for p in shifted.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return alignment_delta(tiny.model, shifted, 2, ["q_proj", "v_proj"]), trained_vectors[0].scaled(0.25)
+
+
+def _targeted(model, vectors):
+    return {n: w.detach().clone() for n, w in vectors.target_weights(model, check_weights=False).items()}
+
+
+def test_a_fading_stack_leaves_linearly_and_comes_back_whole_for_the_vectors_to_be_taken_out(tiny, stack_parts):
+    from secvec.vectors.protect import StackFade
+
+    delta, part = stack_parts
+    start = _targeted(tiny.model, part)
+    with merged(tiny.model, stacked(delta, part)) as m:
+        fade = StackFade(m, part, 4)
+        on = _targeted(m, part)
+        fade(), fade()
+        for name, w in part.target_weights(m, check_weights=False).items():
+            torch.testing.assert_close(w, on[name] - 0.5 * part.delta(name), rtol=0, atol=1e-6)
+        for _ in range(3):  # past its steps it stays out
+            fade()
+        for name, w in part.target_weights(m, check_weights=False).items():
+            torch.testing.assert_close(w, on[name] - part.delta(name), rtol=0, atol=1e-6)
+        fade.restore()
+    for name, w in part.target_weights(tiny.model, check_weights=False).items():
+        torch.testing.assert_close(w, start[name], rtol=0, atol=1e-6)
+    with pytest.raises(ConfigError, match="at least 1 step"):
+        StackFade(tiny.model, part, 0)
+
+
+def test_the_guard_sees_through_a_fade(tiny, stack_parts):
+    """A guard of the part itself would take the fade back as if the job had moved there (the last
+    lines); the fade moves the guard's reference with it, so the part stays out."""
+    from secvec.vectors.project import SubspaceGuard
+    from secvec.vectors.protect import StackFade
+
+    delta, part = stack_parts
+    model = prepare_trainable(copy.deepcopy(tiny.model), TrainConfig())
+    with merged(model, stacked(delta, part)) as m:
+        on = _targeted(m, part)
+        guard = SubspaceGuard(m, part, "both")
+        fade = StackFade(m, part, 1, guard)
+        fade(), guard()
+        for name, w in part.target_weights(m, check_weights=False).items():
+            torch.testing.assert_close(w, on[name] - part.delta(name), rtol=0, atol=1e-5)
+        blind = SubspaceGuard(m, part, "both")
+        StackFade(m, part, 1)(), blind()  # out again, but this guard was not told
+        for name, w in part.target_weights(m, check_weights=False).items():
+            torch.testing.assert_close(w, on[name] - part.delta(name), rtol=0, atol=1e-5)
+        fade.restore()
+
+
+def test_a_job_with_a_fading_stack_trains_under_it_then_without_it(tiny, pairs, stack_parts):
+    harmful, _ = pairs
+    delta, part = stack_parts
+    both = stacked(delta, part)
+    one = FAST.model_copy(update={"max_steps": 1, "epochs": 1})
+    job = FAST.model_copy(update={"max_steps": 3, "epochs": 1})
+
+    def served(cfg, vectors, **kw):
+        model, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful, cfg, vectors, **kw)
+        return model.state_dict()
+
+    def same(a, b):
+        return all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+    # A fade after a job's last step changes nothing it trained on: the served model is the stack's,
+    # so the whole stack came back before the vectors were taken out.
+    assert same(served(one, both, fade=(part, 1)), served(one, both))
+    faded = served(job, both, fade=(part, 1))
+    assert not same(faded, served(job, both)) and not same(faded, served(job, delta))
+    with pytest.raises(ConfigError, match="fading stack needs"):
+        served(job, both, fade=(part, 1), method="active")
+
+
+def test_a_fading_job_resumes_to_the_same_bits_and_its_checkpoints_hold_the_vectors_off(tiny, pairs, stack_parts,
+                                                                                         tmp_path):
+    from safetensors.torch import load_file
+
+    harmful, benign = pairs
+    delta, part = stack_parts
+    both = stacked(delta, part)
+    cfg = TrainConfig(lr=1e-3, max_steps=6, batch_size=4, max_length=96, checkpoint_every=2)
+    kw = dict(fade=(part, 3), project="both", guard=delta)
+    ref, _ = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, both,
+                                output_dir=tmp_path / "ref", **kw)
+    seen = {}
+    model = copy.deepcopy(tiny.model)
+
+    def stop(event):
+        if event.step == 4:  # faded by 4/3 of its steps: out; the checkpoint is the weights minus the delta
+            seen["ckpt"] = load_file(str(tmp_path / "run" / "checkpoints" / "step-4" / "model.safetensors"))
+            seen["live"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        protected_finetune(model, tiny.tokenizer, harmful + benign, cfg, both, output_dir=tmp_path / "run",
+                           progress=stop, **kw)
+    for name in delta.lora_a:
+        key = f"{name}.weight"
+        torch.testing.assert_close(seen["ckpt"][key], seen["live"][key] - delta.delta(name), rtol=0, atol=1e-6)
+    with pytest.raises(ConfigError, match="resume with the same"):  # another fade: another kind of job
+        protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, both,
+                           output_dir=tmp_path / "run", resume=True, fade=(part, 5), project="both", guard=delta)
+    resumed, result = protected_finetune(copy.deepcopy(tiny.model), tiny.tokenizer, harmful + benign, cfg, both,
+                                         output_dir=tmp_path / "run", resume=True, **kw)
+    assert result.steps == 6
+    for (k, a), b in zip(ref.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
