@@ -253,16 +253,15 @@ def test_finetune_with_stacked_vectors_trains_under_their_sum_guarded_by_the_fir
     settings = ["--set", "train.mode=full", "--set", "train.max_steps=2", "--set", "train.lr=1e-3",
                 "--set", "project.mode=both", "--set", "project.radius=0.01", "--set", "stack_scale=0.5"]
     ok(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--stack", str(other), *settings, "-o", str(tmp_path / "s"))
-    assert json.loads((tmp_path / "s" / "results.json").read_text())["stack"] == {"vectors": str(other), "scale": 0.5,
-                                                                                  "fade_steps": 0}
+    assert json.loads((tmp_path / "s" / "results.json").read_text())["stack"] == {"vectors": str(other), "scale": 0.5}
     saved = load_file(str(tmp_path / "s" / "model" / "model.safetensors"))
     cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "s" / "config.yaml").read_text()))
     v, w = SecurityVectors.load(vec_dir), SecurityVectors.load(other)
 
-    def by_hand(forward, guard, fade=None):
+    def by_hand(forward, guard):
         lm = load_model(tiny_dir)
         model, _ = protected_finetune(lm.model, lm.tokenizer, load_examples(cfg.data), cfg.train, forward,
-                                      project=cfg.project, guard=guard, fade=fade)
+                                      project=cfg.project, guard=guard)
         return model.state_dict()
 
     def same(a) -> bool:
@@ -271,13 +270,6 @@ def test_finetune_with_stacked_vectors_trains_under_their_sum_guarded_by_the_fir
     assert same(by_hand(stacked(v, w.scaled(0.5)), v))
     assert not same(by_hand(stacked(v, w.scaled(0.5)), None))  # the guard is on --vectors, not on the sum
     assert not same(by_hand(v, v))  # the stack took part
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--set", "stack_fade=1")
-    assert code == 2 and "stack_fade needs --stack" in err
-    ok(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--stack", str(other), *settings, "--set", "stack_fade=1",
-       "-o", str(tmp_path / "f"))
-    saved = load_file(str(tmp_path / "f" / "model" / "model.safetensors"))
-    assert same(by_hand(stacked(v, w.scaled(0.5)), v, fade=(w.scaled(0.5), 1)))  # step 2 without the stack
-    assert not same(by_hand(stacked(v, w.scaled(0.5)), v))
 
 
 def test_experiment_config_precedence(tmp_path):

@@ -141,10 +141,6 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
         raise ConfigError("--anchor needs --vectors and the merge protection")
     if cfg.stack and not (cfg.vectors and cfg.protect == "merge"):
         raise ConfigError("--stack needs --vectors and the merge protection")
-    if cfg.stack_fade and not cfg.stack:
-        raise ConfigError("stack_fade needs --stack: it is the stack that fades")
-    if cfg.stack_fade and cfg.anchor:
-        raise ConfigError("stack_fade and --anchor do not go together: the anchor takes the whole stack out")
     project = guard_spec(cfg.project, "finetune")
     if project and not cfg.vectors:
         raise ConfigError("finetune: project needs --vectors: their subspace is what the guard keeps the job out of")
@@ -154,7 +150,7 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     examples = load_examples(cfg.data)
     anchor_pairs = load_examples(cfg.anchor) if cfg.anchor else []
     # the job trains under `forward` (and the served weights are minus it); the guard keeps to `sv`
-    forward, sv, part = load_under_stack(cfg.vectors, cfg.stack, cfg.stack_scale) if cfg.vectors else (None,) * 3
+    forward, sv = load_under_stack(cfg.vectors, cfg.stack, cfg.stack_scale) if cfg.vectors else (None, None)
     lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
     out = Path(cfg.output_dir)
     label = "protected fine-tune" if sv else "fine-tune"
@@ -163,8 +159,7 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     with bar(label) as progress:
         tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg.train, forward, cfg.protect,
                                            output_dir=out, resume=resume, progress=progress, regularizer=reg,
-                                           project=project, guard=sv,
-                                           fade=(part, cfg.stack_fade) if part is not None and cfg.stack_fade else None)
+                                           project=project, guard=sv)
     state = PartialState()
     if not state.is_main_process:  # under `accelerate launch` every process holds the same weights now
         typer.echo(f"process {state.process_index}/{state.num_processes}: {label} done; process 0 writes the outputs")
@@ -172,8 +167,7 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     export_model(tuned, lm.tokenizer, out / "model", what="adapter" if cfg.train.mode == "lora" else "merged")
     dump_config(cfg, out / "config.yaml")
     _write_json(out / "results.json", {"train": result.to_dict(), "vectors": cfg.vectors, "anchor": cfg.anchor,
-                                       "stack": cfg.stack and {"vectors": cfg.stack, "scale": cfg.stack_scale,
-                                                               "fade_steps": cfg.stack_fade},
+                                       "stack": cfg.stack and {"vectors": cfg.stack, "scale": cfg.stack_scale},
                                        "base_model": cfg.model.name})
     typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
                f"final loss {result.final_loss:.3f}); vectors are off in the saved model")

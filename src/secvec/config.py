@@ -131,9 +131,6 @@ class FinetuneCommand(Strict):
                                  "Measured: the provider's trained vectors at 0.25 beside the alignment delta "
                                  "hold the first steps of a job the delta alone leaks in (v32)")
     stack_scale: float = Field(0.25, gt=0)
-    stack_fade: int = Field(0, ge=0, description="steps over which the stack fades out linearly (0: on for the "
-                            "whole job). Measured: over 13 steps it keeps the first steps' protection without the "
-                            "refusal a longer job learned against a whole-job stack (v34)")
     train: TrainConfig = Field(default_factory=TrainConfig)
     output_dir: str = "runs/finetune"
 

@@ -120,10 +120,6 @@ def test_stack_provider_trains_the_delta_route_under_delta_plus_scaled_providers
     assert not _same(served, by_hand(stacked(delta, inputs.vectors), delta))  # the scale is applied
     unstacked, _ = _served(provider, HARMFUL_JOB, "routed-vectors", **options)
     assert _same(unstacked, by_hand(delta, delta)) and not _same(served, unstacked)
-    faded, _ = _served(provider, HARMFUL_JOB, "routed-vectors", stack_provider=0.25, stack_fade=1, **options)
-    model, _ = protected_finetune(copy.deepcopy(aligned), tokenizer, HARMFUL_JOB, CFG, both,
-                                  project=options["project"], guard=delta, fade=(inputs.vectors.scaled(0.25), 1))
-    assert _same(faded, model.state_dict()) and not _same(faded, served)
 
 
 def test_the_provider_route_takes_its_own_anchor_data_and_the_adapt_route_keeps_anchor_data(provider):
@@ -150,8 +146,6 @@ def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
     for bad in ("provider", -0.5, True):
         with pytest.raises(ConfigError, match="stack_provider a number >= 0"):
             build_defense("routed-vectors", stack_provider=bad)
-        with pytest.raises(ConfigError, match="stack_fade an integer >= 0"):
-            build_defense("routed-vectors", stack_fade=-0.5 if bad == -0.5 else bad)
     with pytest.raises(ConfigError, match="accepted options"):
         build_defense("routed-vectors", bogus=1)
     with pytest.raises(ConfigError, match="provider_anchor_data must be one of safe, alignment"):

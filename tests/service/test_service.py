@@ -117,8 +117,7 @@ def running(tiny_dir, tmp_path_factory):
     store = Store.at(home)
     keys = {"acme": store.create_key("acme"), "other": store.create_key("other")}
     clip = {"mode": "both", "radius": 0.3}  # the guard in every job of this service (the default is none)
-    # and more vectors beside them, fading out over the first 3 of a job's steps, across its checkpoints
-    stack = {"stack": str(vectors), "stack_scale": 0.25, "stack_fade": 3}
+    stack = {"stack": str(vectors), "stack_scale": 0.25}  # and more vectors beside them (the default is none)
     with service(home, settings(tmp, tiny_dir, vectors, screening=True, project=clip, **stack)) as (url, _):
         yield url, keys, tmp, home
 
@@ -143,7 +142,7 @@ def test_a_job_end_to_end_with_the_openai_client(running):
     assert any("Checkpoint created at step 2" in m for m in log) and log[-1] == "The job has successfully completed"
     assert any(m.startswith("Subspace guard: the job's largest part") and "'radius': 0.3" in m for m in log)
     assert any(m.startswith("Training under the security vectors plus ") and m.endswith(
-        "vectors at 0.25, fading out over 3 steps; the served model has both off") for m in log)
+        "vectors at 0.25; the served model has both off") for m in log)
     assert [cp.step_number for cp in c.fine_tuning.jobs.checkpoints.list(job.id).data] == [4, 2]  # 6 steps
     assert [j.id for j in c.fine_tuning.jobs.list(limit=5).data][0] == job.id
     # the job's result file: the safety gate, base vs tuned

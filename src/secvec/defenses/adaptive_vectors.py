@@ -99,13 +99,12 @@ class AdaptiveVectorsDefense(SecurityVectorsDefense):
         anchor = self.anchor_for(tokenizer, vectors, cfg, len(examples))
         return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, self.project)
 
-    def train_under(self, model, tokenizer, examples, cfg, vectors, anchor, progress=None, project=None, guard=None,
-                    fade=None):
+    def train_under(self, model, tokenizer, examples, cfg, vectors, anchor, progress=None, project=None, guard=None):
         """The protected job under the job's `vectors` (`project`: its subspace guard, of `guard` where
-        given, else of the vectors; `fade`: a part of them that fades out), its screening recorded in the result."""
+        given, else of the vectors), its screening recorded in the result."""
         from secvec.vectors.protect import protected_finetune
 
         model, result = protected_finetune(model, tokenizer, examples, cfg, vectors, self.method, progress=progress,
-                                           regularizer=anchor, project=project, guard=guard, fade=fade)
+                                           regularizer=anchor, project=project, guard=guard)
         result.extra["screening"] = self.last_screening
         return model, result

@@ -75,8 +75,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     provider's vectors or the alignment delta the route was just measured with; `project`: the
     subspace guard on the delta route only (where it was measured, v28), always of the delta;
     `stack_provider`: the scale of the provider's vectors beside the delta on the delta route (0: the
-    delta alone; 0.25 measured, above); `stack_fade`: the number of steps over which that stack fades
-    out linearly (0: on for the whole job). The other options are
+    delta alone; 0.25 measured, above). The other options are
     `adaptive-vectors'` (its `min_flagged` picks the provider route).
     """
 
@@ -86,21 +85,19 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
                  adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False,
-                 project: ProjectOption = None, stack_provider: float = 0.0, stack_fade: int = 0) -> None:
+                 project: ProjectOption = None, stack_provider: float = 0.0) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data, anchor_cover=anchor_cover, project=project)
-        self.stack_provider, self.stack_fade = stack_provider, stack_fade
+        self.stack_provider = stack_provider
         if provider_anchor_data is not None:
             check_anchor_data("defense 'routed-vectors'", "provider_anchor_data", provider_anchor_data)
         self.provider_anchor_data = provider_anchor_data or anchor_data
         self.provider_anchor_pairs: list = []
         if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1 \
                 or adapt_from not in ("provider", "delta") or isinstance(stack_provider, bool) \
-                or not isinstance(stack_provider, (int, float)) or stack_provider < 0 \
-                or not isinstance(stack_fade, int) or isinstance(stack_fade, bool) or stack_fade < 0:
+                or not isinstance(stack_provider, (int, float)) or stack_provider < 0:
             raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1, "
-                              "adapt_from provider or delta, stack_provider a number >= 0, stack_fade an "
-                              "integer >= 0")
+                              "adapt_from provider or delta, stack_provider a number >= 0")
         self.pre_alignment, self.rank, self.explained, self.compare = before, rank, explained, compare
         self.adapt_from = adapt_from
 
@@ -120,16 +117,14 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         from secvec.vectors.delta import delta_from
 
         flagged = self.flagged(examples)
-        vectors, route, fade = self.vectors, "provider", None
+        vectors, route = self.vectors, "provider"
         if len(flagged) >= self.min_flagged:
             delta = delta_from(model, self.pre_alignment, self.rank, LLAMA_LINEAR)
             ratio = self.delta_ratio(model, tokenizer, delta, flagged, cfg.seed)
             if ratio <= self.explained:
                 vectors, route = delta, "delta"
                 if self.stack_provider:
-                    part = self.vectors.scaled(self.stack_provider)
-                    vectors = stacked(delta, part)
-                    fade = (part, self.stack_fade) if self.stack_fade else None
+                    vectors = stacked(delta, self.vectors.scaled(self.stack_provider))
             else:
                 start = delta if self.adapt_from == "delta" else self.vectors
                 vectors, route = self.adapt(model, tokenizer, start, flagged, cfg, progress), "adapt"
@@ -139,7 +134,7 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
         project = self.project if route == "delta" else None
         guard = delta if route == "delta" else None  # the guard keeps a job out of the alignment's subspace only
-        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, project, guard, fade)
+        return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, project, guard)
 
     def delta_ratio(self, model, tokenizer, delta, flagged, seed: int) -> float:
         """Answer loss of `flagged` over that of the provider's own harmful pairs, both with the delta on."""

@@ -109,7 +109,7 @@ def run_job(home: Path, job_id: str) -> None:
     lm = load_model(settings.model)
     limits = Limits(settings.max_file_bytes, settings.min_examples, settings.max_examples, settings.max_length)
     examples = validate_file(settings.file_path(job["training_file"]), "training_file", limits, lm.tokenizer)
-    vectors, guard, fade = settings.job_vectors()
+    vectors, guard = settings.job_vectors()
     if vectors.fingerprint() != job["vectors_hash"]:
         raise RuntimeError(f"the operator's vectors changed since this job was created "
                            f"({job['vectors_hash']} -> {vectors.fingerprint()}); the job cannot resume under them")
@@ -141,13 +141,11 @@ def run_job(home: Path, job_id: str) -> None:
                 "step": event.step, "total_steps": event.total, "train_loss": event.loss})
 
     if lead and settings.stack:
-        fading = f", fading out over {settings.stack_fade} steps" if fade else ""
-        say(f"Training under the security vectors plus {settings.stack} at {settings.stack_scale:g}{fading}; the "
-            "served model has both off")
+        say(f"Training under the security vectors plus {settings.stack} at {settings.stack_scale:g}; the served "
+            "model has both off")
     clock = time.perf_counter()
     tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg, vectors, output_dir=train_dir,
-                                       resume=True, progress=progress, project=settings.project, guard=guard,
-                                       fade=fade)
+                                       resume=True, progress=progress, project=settings.project, guard=guard)
     if not lead:
         return
     model_dir = export_model(tuned, lm.tokenizer, out / "model")

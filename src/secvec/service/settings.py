@@ -49,8 +49,6 @@ class ServiceSettings(Strict):
                                  "`stack_scale` (the guard stays on `vectors`); measured best with the alignment "
                                  "delta as `vectors`: the provider's trained vectors at 0.25 (v32)")
     stack_scale: float = Field(0.25, gt=0)
-    stack_fade: int = Field(0, ge=0, description="steps over which the stack fades out linearly in every job "
-                            "(0: on for the whole job); measured best 13 (v34)")
 
     @field_validator("project")
     @classmethod
@@ -60,13 +58,11 @@ class ServiceSettings(Strict):
         guard_spec(value, "service")  # a ConfigError naming the modes, before any job runs
         return value
 
-    def job_vectors(self) -> "tuple[SecurityVectors, SecurityVectors, Optional[tuple[SecurityVectors, int]]]":
-        """What every job trains under (`vectors`, plus `stack` where set), what its guard keeps to, and
-        the fade (the stack and its steps; None where it does not fade)."""
+    def job_vectors(self) -> "tuple[SecurityVectors, SecurityVectors]":
+        """What every job trains under (`vectors`, plus `stack` where set) and what its guard keeps to."""
         from secvec.vectors import load_under_stack
 
-        forward, guard, part = load_under_stack(self.vectors, self.stack, self.stack_scale)
-        return forward, guard, (part, self.stack_fade) if part is not None and self.stack_fade else None
+        return load_under_stack(self.vectors, self.stack, self.stack_scale)
 
     def save(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -173,12 +173,6 @@ def _latest_checkpoint(output_dir: Optional[Path]) -> Optional[Path]:
     return ckpts[-1] if ckpts else None
 
 
-def resume_step(output_dir: Optional[str | Path]) -> int:
-    """The step `train(..., resume=True)` would continue from in `output_dir` (0: from the start)."""
-    ckpt = _latest_checkpoint(Path(output_dir)) if output_dir else None
-    return int(ckpt.name.split("-")[1]) if ckpt is not None else 0
-
-
 def train(
     model: torch.nn.Module,
     tokenizer,

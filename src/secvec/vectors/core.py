@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -190,15 +190,12 @@ def stacked(*vectors: SecurityVectors) -> SecurityVectors:
 
 
 def load_under_stack(path: str | Path, stack: str | Path | None = None,
-                     scale: float = 1.0) -> tuple[SecurityVectors, SecurityVectors, Optional[SecurityVectors]]:
-    """The vectors a job trains under (those at `path`, plus `scale` x those at `stack` where given),
-    the ones its subspace guard keeps to (always those at `path`) and the stacked part (None without a
-    stack; what a fade takes out): `secvec finetune --stack` and the service's `stack` setting."""
+                     scale: float = 1.0) -> tuple[SecurityVectors, SecurityVectors]:
+    """The vectors a job trains under (those at `path`, plus `scale` x those at `stack` where given)
+    and the ones its subspace guard keeps to (always those at `path`): `secvec finetune --stack` and
+    the service's `stack` setting."""
     vectors = SecurityVectors.load(path)
-    if not stack:
-        return vectors, vectors, None
-    part = SecurityVectors.load(stack).scaled(scale)
-    return stacked(vectors, part), vectors, part
+    return (stacked(vectors, SecurityVectors.load(stack).scaled(scale)) if stack else vectors), vectors
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

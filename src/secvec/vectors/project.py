@@ -132,11 +132,6 @@ class SubspaceGuard:
         if not self.full and not self.lora:
             raise ConfigError("project found nothing to guard: no weight the vectors target trains in this job")
 
-    def starts(self) -> dict[int, torch.Tensor]:
-        """The job-start copy of each fully trained weight, by `id` of the weight: what else moves the
-        weights between steps (`StackFade`) moves these too, so the guard sees the job's update alone."""
-        return {id(w): w0 for w, w0, *_ in self.full}
-
     def removed(self, d: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The part of update `d` this guard's mode takes out."""
         ud = u @ (u.T @ d)

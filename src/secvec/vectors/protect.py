@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Callable, Iterator, Literal, Optional, Sequence
+from typing import Iterator, Literal, Optional, Sequence
 
 import torch
 from accelerate import PartialState
@@ -25,8 +25,7 @@ from secvec.config import TrainConfig
 from secvec.data.schema import Example
 from secvec.errors import ConfigError, ModelError
 from secvec.data.tokenize import IGNORE, BatchCycle
-from secvec.training.sft import (Progress, Regularizer, TrainResult, batch_plan, lm_loss, prepare_trainable,
-                                 resume_step, train)
+from secvec.training.sft import Progress, Regularizer, TrainResult, batch_plan, lm_loss, prepare_trainable, train
 from secvec.vectors.core import ADAPTER_NAME, SecurityVectors
 from secvec.vectors.project import ProjectOption, SubspaceGuard, guard_spec
 
@@ -137,15 +136,12 @@ def protected_finetune(
     regularizer: Optional[Regularizer] = None,
     project: ProjectOption = None,
     guard: Optional[SecurityVectors] = None,
-    fade: Optional[tuple[SecurityVectors, int]] = None,
 ) -> tuple[torch.nn.Module, TrainResult]:
     """Fine-tune (full or LoRA per `cfg`) with the vectors on and frozen; returns the model with them off.
 
     Without vectors this is plain (vanilla) fine-tuning, the same code path. `regularizer`
     (e.g. `VectorsOffAnchor`) adds its loss at every step; `project` keeps the job's update out of
-    the subspace of `guard` (default: the vectors) after every step (`SubspaceGuard`); `fade`
-    (a part of `vectors`, a number of steps) takes that part out linearly over the job's first steps
-    (`StackFade`).
+    the subspace of `guard` (default: the vectors) after every step (`SubspaceGuard`).
     """
     if vectors is not None and cfg.weight_decay:
         log.warning("weight_decay=%s also decays the merged vectors' delta; results differ slightly from "
@@ -160,101 +156,18 @@ def protected_finetune(
     guard, project = guard or vectors, guard_spec(project)
     if project and guard is None:
         raise ConfigError("project needs security vectors: their subspace is what it keeps the job out of")
-    if fade is not None and (vectors is None or method != "merge" or regularizer is not None):
-        raise ConfigError("a fading stack needs vectors, the merge method and no anchor (the anchor takes the "
-                          "whole of the vectors out of the weights)")
-    # A resume under another guard (or fade) would mix two kinds of update in one job: refused like other vectors.
+    # A resume under another guard would mix two kinds of update in one job: refused like other vectors.
     meta = {"vectors": vectors.fingerprint() if vectors is not None else None,
-            "project": [*project.meta(), guard.fingerprint()] if project else None,
-            "fade": [fade[0].fingerprint(), fade[1]] if fade is not None else None}
+            "project": [*project.meta(), guard.fingerprint()] if project else None}
     with vectors_on(model, vectors, method) as m:
         after = SubspaceGuard(m, guard, project) if project else None
-        fading = None
-        if fade is not None:
-            fading = StackFade(m, *fade, after, done=resume_step(output_dir) if resume else 0)
-            if view is not None:
-                view = lambda: fading.whole(taken_out(model, vectors))  # noqa: E731
-        try:
-            result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
-                           checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer,
-                           after_step=_each(after, fading))
-        finally:
-            if fading is not None:
-                fading.restore()  # the whole of `vectors` back in, which is what leaving `vectors_on` takes out
+        result = train(m, tokenizer, examples, cfg, output_dir=output_dir, resume=resume, progress=progress,
+                       checkpoint_view=view, checkpoint_meta=meta, regularizer=regularizer, after_step=after)
     if after is not None:
         result.extra["guard_peak"] = round(after.peak, 4)  # > radius: the clip acted
         log.info("subspace guard (%s, radius %s): largest guarded part %.3f of its delta's norm",
                  after.mode, after.radius, after.peak)
     return model, result
-
-
-def _each(*calls: Optional[Callable[[], None]]) -> Optional[Callable[[], None]]:
-    """One after-step call running the given ones in order (None where none is given)."""
-    present = [c for c in calls if c is not None]
-    if len(present) < 2:
-        return present[0] if present else None
-
-    def each() -> None:
-        for call in present:
-            call()
-    return each
-
-
-class StackFade:
-    """After each optimizer step of a protected job: `part` of the merged vectors fades linearly,
-    out entirely after `steps` steps.
-
-    Why: a stack (`routed-vectors`' `stack_provider`) holds a job's first steps, where the alignment
-    delta alone let 11-15% through after 1-3 steps, but a longer job also learns to undo it, which
-    shows as refusal once it is off (v33: 14-18% of borderline prompts at lr x3 for 3 epochs and lr x10
-    for 2). Fading it keeps it where it was needed and gives the job's later steps, under the delta
-    alone, the chance to drop what they learned against it. The guard's (`SubspaceGuard`) reference
-    weights move with the fade, so the guard sees only the job's own update.
-
-    `done`: the steps a resumed job has behind it, replayed one by one so that the guard's reference
-    holds the same bits as in the run that was interrupted; checkpoints are written and read through
-    `whole` (the whole stack back in, then the vectors out), and hold the vectors-off weights.
-    """
-
-    def __init__(self, model: torch.nn.Module, part: SecurityVectors, steps: int,
-                 guard: Optional[SubspaceGuard] = None, done: int = 0) -> None:
-        if steps < 1:
-            raise ConfigError("a stack fades over at least 1 step")
-        self.weights, self.deltas = _deltas(model, part, merged_in=True)
-        self.starts = guard.starts() if guard is not None else {}
-        self.steps, self.done, self.left = steps, 0, 1.0
-        for _ in range(done):
-            self()
-
-    def __call__(self) -> None:
-        self.done += 1
-        self._to(max(0.0, 1.0 - self.done / self.steps))
-
-    def restore(self) -> None:
-        self._to(1.0)
-
-    @contextmanager
-    def whole(self, inner):
-        """The whole stack back in the weights around `inner` (a context), faded again after it."""
-        left = self.left
-        self._to(1.0, starts=False)  # the guard does not run in here
-        try:
-            with inner as m:
-                yield m
-        finally:
-            self._to(left, starts=False)
-
-    @torch.no_grad()
-    def _to(self, left: float, starts: bool = True) -> None:
-        if left == self.left:
-            return
-        for name, w in self.weights.items():
-            move = (self.deltas[name].to(w.device) * (left - self.left)).to(w.dtype)
-            w.add_(move)
-            start = self.starts.get(id(w)) if starts else None
-            if start is not None:
-                start.add_(move)
-        self.left = left
 
 
 @contextmanager
