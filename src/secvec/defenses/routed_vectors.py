@@ -45,8 +45,13 @@ borderline prompts (41% plain), and the anchor that brought that down let harm b
 seed 14%). At a quarter of their scale the stack held both: after 3 steps 0.7%, after the whole job
 0.7%, at 2-5% borderline (12-16% plain, the aligned model's 14%) and no anchor, so no extra time;
 on the route's other cells lr x3, x10, 3 epochs and LoRA 0-2.7%, but lr x10 for 3 epochs still 14%.
-Its price at mid budgets (v33): lr x3 for 3 epochs and lr x10 for 2 epochs held harm (2%, 7.3%) but
-refused 14% and 18% of borderline prompts, where the delta alone on the first gave 4% and 0%.
+At mid budgets (v34, as coded here): lr x3 for 3 epochs 2% (0/4/2) at 0.7% borderline; lr x10 for 2
+epochs 12% (2/22/12), a fail by harm (the frontier at lr x10 lies between 1 and 2 epochs). v33's 14-18%
+borderline refusal on those cells came from code that also ran the anchor on a stacked delta route
+(v31b's variant; on v33's own aligned model, without it: 1.3% harm, 0.7% borderline, v34i); here the
+delta route has no anchor, with or without the stack. Fading the stack out
+over a job's first 13 steps (v34, `benchmarks/results/2026-11-29-cpu2-matrix-v34/v34-src.patch`) changed
+nothing measurable and was not kept.
 """
 
 from __future__ import annotations
