@@ -234,7 +234,8 @@ def test_finetune_with_the_clipped_guard_trains_what_the_python_api_trains(monke
 def test_finetune_with_stacked_vectors_trains_under_their_sum_guarded_by_the_first(monkeypatch, capsys, tmp_path,
                                                                                     tiny_dir):
     """`--stack` (the delta route of the shipped matrix row, outside the matrix): the job trains under
-    `vectors` + `stack_scale` x `stack` and the guard acts on `vectors` alone, as the Python API does."""
+    `vectors` + `stack_scale` x `stack` and the guard acts on `vectors` alone (with `guard_stack` on the
+    sum), as the Python API does."""
     from safetensors.torch import load_file
 
     from secvec.config import FinetuneCommand
@@ -252,8 +253,15 @@ def test_finetune_with_stacked_vectors_trains_under_their_sum_guarded_by_the_fir
        "--set", "vectors.train.seed=7", "--set", f"benign={benign}")
     settings = ["--set", "train.mode=full", "--set", "train.max_steps=2", "--set", "train.lr=1e-3",
                 "--set", "project.mode=both", "--set", "project.radius=0.01", "--set", "stack_scale=0.5"]
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--set", "guard_stack=true",
+                           *settings[:-2], "-o", str(tmp_path / "g0"))
+    assert code == 2 and "guard_stack needs --stack and project" in err
     ok(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--stack", str(other), *settings, "-o", str(tmp_path / "s"))
-    assert json.loads((tmp_path / "s" / "results.json").read_text())["stack"] == {"vectors": str(other), "scale": 0.5}
+    assert json.loads((tmp_path / "s" / "results.json").read_text())["stack"] == {"vectors": str(other), "scale": 0.5,
+                                                                                 "guarded": False}
+    ok(monkeypatch, capsys, *base, "--vectors", str(vec_dir), "--stack", str(other), *settings,
+       "--set", "guard_stack=true", "-o", str(tmp_path / "g"))
+    on_stack = load_file(str(tmp_path / "g" / "model" / "model.safetensors"))
     saved = load_file(str(tmp_path / "s" / "model" / "model.safetensors"))
     cfg = FinetuneCommand.model_validate(yaml.safe_load((tmp_path / "s" / "config.yaml").read_text()))
     v, w = SecurityVectors.load(vec_dir), SecurityVectors.load(other)
@@ -264,12 +272,14 @@ def test_finetune_with_stacked_vectors_trains_under_their_sum_guarded_by_the_fir
                                       project=cfg.project, guard=guard)
         return model.state_dict()
 
-    def same(a) -> bool:
-        return all(torch.allclose(saved[k], a[k], rtol=1e-4, atol=1e-6) for k in saved)
+    def same(a, b) -> bool:
+        return all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6) for k in a)
 
-    assert same(by_hand(stacked(v, w.scaled(0.5)), v))
-    assert not same(by_hand(stacked(v, w.scaled(0.5)), None))  # the guard is on --vectors, not on the sum
-    assert not same(by_hand(v, v))  # the stack took part
+    under = stacked(v, w.scaled(0.5))
+    on_vectors, on_sum = by_hand(under, v), by_hand(under, None)  # no guard given: the forward vectors are it
+    assert same(saved, on_vectors) and not same(saved, on_sum)  # the guard is on --vectors, not on the sum
+    assert same(on_stack, on_sum) and not same(on_stack, on_vectors)  # ... unless guard_stack puts it there
+    assert not same(saved, by_hand(v, v))  # the stack took part
 
 
 def test_experiment_config_precedence(tmp_path):

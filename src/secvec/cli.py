@@ -120,7 +120,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
              anchor: Optional[str] = typer.Option(None, help="safe prompt/answer pairs the served model (vectors "
                                                   "off) keeps answering; needs --vectors"),
              stack: Optional[str] = typer.Option(None, help="more vectors on beside --vectors, at stack_scale "
-                                                 "(default 0.25); the guard stays on --vectors"),
+                                                 "(default 0.25); the guard stays on --vectors unless "
+                                                 "guard_stack"),
              output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o"),
              resume: bool = typer.Option(False, help="continue from the last checkpoint in output-dir")) -> None:
     """Fine-tune (full or LoRA) on the user's data, optionally protected by security vectors."""
@@ -144,13 +145,16 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     project = guard_spec(cfg.project, "finetune")
     if project and not cfg.vectors:
         raise ConfigError("finetune: project needs --vectors: their subspace is what the guard keeps the job out of")
+    if cfg.guard_stack and not (cfg.stack and project):
+        raise ConfigError("finetune: guard_stack needs --stack and project (it moves the guard onto the stack)")
     if cfg.anchor and resume:
         typer.echo("note: the anchor's batch order starts over on --resume; the result differs slightly from an "
                    "uninterrupted run", err=True)
     examples = load_examples(cfg.data)
     anchor_pairs = load_examples(cfg.anchor) if cfg.anchor else []
     # the job trains under `forward` (and the served weights are minus it); the guard keeps to `sv`
-    forward, sv = load_under_stack(cfg.vectors, cfg.stack, cfg.stack_scale) if cfg.vectors else (None, None)
+    forward, sv = load_under_stack(cfg.vectors, cfg.stack, cfg.stack_scale, cfg.guard_stack) if cfg.vectors \
+        else (None, None)
     lm = load_model(cfg.model.name, cfg.model.dtype, adapter=cfg.model.adapter)
     out = Path(cfg.output_dir)
     label = "protected fine-tune" if sv else "fine-tune"
@@ -167,7 +171,8 @@ def finetune(config: Optional[Path] = ConfigOpt, overrides: Optional[List[str]] 
     export_model(tuned, lm.tokenizer, out / "model", what="adapter" if cfg.train.mode == "lora" else "merged")
     dump_config(cfg, out / "config.yaml")
     _write_json(out / "results.json", {"train": result.to_dict(), "vectors": cfg.vectors, "anchor": cfg.anchor,
-                                       "stack": cfg.stack and {"vectors": cfg.stack, "scale": cfg.stack_scale},
+                                       "stack": cfg.stack and {"vectors": cfg.stack, "scale": cfg.stack_scale,
+                                                               "guarded": cfg.guard_stack},
                                        "base_model": cfg.model.name})
     typer.echo(f"{label} -> {out / 'model'}  ({result.steps} steps, {result.seconds_per_step:.2f} s/step, "
                f"final loss {result.final_loss:.3f}); vectors are off in the saved model")

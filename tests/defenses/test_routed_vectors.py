@@ -120,6 +120,8 @@ def test_stack_provider_trains_the_delta_route_under_delta_plus_scaled_providers
     assert not _same(served, by_hand(stacked(delta, inputs.vectors), delta))  # the scale is applied
     unstacked, _ = _served(provider, HARMFUL_JOB, "routed-vectors", **options)
     assert _same(unstacked, by_hand(delta, delta)) and not _same(served, unstacked)
+    on_stack, _ = _served(provider, HARMFUL_JOB, "routed-vectors", stack_provider=0.25, guard_stack=True, **options)
+    assert _same(on_stack, by_hand(both, both)) and not _same(on_stack, served)  # guard_stack: the stack's subspace
 
 
 def test_the_provider_route_takes_its_own_anchor_data_and_the_adapt_route_keeps_anchor_data(provider):
@@ -146,6 +148,10 @@ def test_routed_vectors_need_the_model_before_alignment_and_sane_options(pairs):
     for bad in ("provider", -0.5, True):
         with pytest.raises(ConfigError, match="stack_provider a number >= 0"):
             build_defense("routed-vectors", stack_provider=bad)
+    for bad in ({"guard_stack": True, "project": "both"}, {"guard_stack": True, "stack_provider": 0.25},
+                {"guard_stack": "yes", "stack_provider": 0.25, "project": "both"}):
+        with pytest.raises(ConfigError, match=r"guard_stack true or false \(true only with a stack and project\)"):
+            build_defense("routed-vectors", **bad)
     with pytest.raises(ConfigError, match="accepted options"):
         build_defense("routed-vectors", bogus=1)
     with pytest.raises(ConfigError, match="provider_anchor_data must be one of safe, alignment"):

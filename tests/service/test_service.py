@@ -332,6 +332,7 @@ def test_jobs_launch_through_accelerate_for_several_processes(tmp_path):
     (["-c", "BAD"], "service settings: bogus: Extra inputs are not permitted"),
     (["-c", "BADGUARD"], "service: project must be one of core, left, both, got 'sideways'"),
     (["-c", "BADSTACK"], "security vectors not found: /nonexistent-stack is not a directory"),
+    (["-c", "BADGUARDSTACK"], "service: guard_stack needs stack and project (it moves the guard onto the stack)"),
 ])
 def test_service_start_up_errors_are_one_line(monkeypatch, capsys, tiny_dir, tmp_path, args, match):
     from secvec import cli
@@ -339,8 +340,9 @@ def test_service_start_up_errors_are_one_line(monkeypatch, capsys, tiny_dir, tmp
     (tmp_path / "bad.yaml").write_text("bogus: 1\n")
     (tmp_path / "badguard.yaml").write_text("project: sideways\n")
     (tmp_path / "badstack.yaml").write_text("stack: /nonexistent-stack\n")
+    (tmp_path / "badguardstack.yaml").write_text("guard_stack: true\nproject: both\n")
     good = str(random_vectors(tiny_dir, tmp_path / "vec")) if "BADSTACK" in args else str(tmp_path)  # read first
-    args = [str(tmp_path / f"{a.lower()}.yaml") if a in ("BAD", "BADGUARD", "BADSTACK") else a for a in args]
+    args = [str(tmp_path / f"{a.lower()}.yaml") if a in ("BAD", "BADGUARD", "BADSTACK", "BADGUARDSTACK") else a for a in args]
     base = ["--model", tiny_dir, "--vectors", good] if "--vectors" not in args else ["--model", tiny_dir]
     monkeypatch.setattr(sys, "argv", ["secvec", "service", "--home", str(tmp_path / "home"), *base, *args])
     with pytest.raises(SystemExit) as exit_info:

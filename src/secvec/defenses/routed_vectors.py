@@ -52,6 +52,18 @@ borderline refusal on those cells came from code that also ran the anchor on a s
 delta route has no anchor, with or without the stack. Fading the stack out
 over a job's first 13 steps (v34, `benchmarks/results/2026-11-29-cpu2-matrix-v34/v34-src.patch`) changed
 nothing measurable and was not kept.
+
+`guard_stack` (v35, 3 seeds, bf16 CPU, v34's alignment): the guard keeps to the stacked set's subspace,
+the delta's and the provider's vectors' column and row spaces, instead of the delta's alone. Why: with
+the guard on the delta, lr x10 for 2 epochs left 12% (2/22/12), learned outside the delta's subspace; a
+tighter radius there did not move it (0.15: 11.3%, 0/26/8). The provider's vectors were trained to
+make harmful compliance low-loss, so their subspace is a likely place for such a job to write it (a
+reading; what is measured is the cell): guarded there too, the same cell left 3.3% (0/8/2). A stack at half scale guarded on the delta left 8% (0/12/12); at
+full scale guarded on the stack 2% (2/2/2), but its served model then refused 22% of borderline
+prompts after an n=100 job (47.7% plain), as the full stack did before. On the route's other cells
+(v35, 3 seeds): 1 and 3 steps 1.3% / 0.7%, n=100 0%, lr x3 0%, lr x7 2.7%, lr x10 4%, 3 epochs 0%,
+LoRA 0%, lr x3 for 3 epochs 2.7%, at 0-6% borderline; lr x10 for 3 epochs still 14% (10/2/30), so the
+frontier at lr x10 moved from between 1 and 2 epochs to between 2 and 3. `configs/matrix.yaml`'s last row.
 """
 
 from __future__ import annotations
@@ -80,7 +92,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     provider's vectors or the alignment delta the route was just measured with; `project`: the
     subspace guard on the delta route only (where it was measured, v28), always of the delta;
     `stack_provider`: the scale of the provider's vectors beside the delta on the delta route (0: the
-    delta alone; 0.25 measured, above). The other options are
+    delta alone; 0.25 measured, above); `guard_stack`: the guard keeps to the stacked set's subspace (the
+    delta's and the provider's vectors') instead of the delta's alone. The other options are
     `adaptive-vectors'` (its `min_flagged` picks the provider route).
     """
 
@@ -90,19 +103,21 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
                  threshold: float = 0.5, min_flagged: int = 20, anchor: float = 0.0, anchor_batch: int = 4,
                  anchor_data: AnchorData = "safe", provider_anchor_data: Optional[AnchorData] = None,
                  adapt_from: Literal["provider", "delta"] = "provider", anchor_cover: bool = False,
-                 project: ProjectOption = None, stack_provider: float = 0.0) -> None:
+                 project: ProjectOption = None, stack_provider: float = 0.0, guard_stack: bool = False) -> None:
         super().__init__(method, recipe, epochs, lr, target_loss, replay, threshold, min_flagged, anchor, anchor_batch,
                          anchor_data, anchor_cover=anchor_cover, project=project)
-        self.stack_provider = stack_provider
+        self.stack_provider, self.guard_stack = stack_provider, guard_stack
         if provider_anchor_data is not None:
             check_anchor_data("defense 'routed-vectors'", "provider_anchor_data", provider_anchor_data)
         self.provider_anchor_data = provider_anchor_data or anchor_data
         self.provider_anchor_pairs: list = []
         if not isinstance(rank, int) or rank < 1 or explained <= 0 or compare < 1 \
                 or adapt_from not in ("provider", "delta") or isinstance(stack_provider, bool) \
-                or not isinstance(stack_provider, (int, float)) or stack_provider < 0:
+                or not isinstance(stack_provider, (int, float)) or stack_provider < 0 \
+                or not isinstance(guard_stack, bool) or (guard_stack and not (stack_provider and self.project)):
             raise ConfigError("defense 'routed-vectors': rank an integer >= 1, explained > 0, compare >= 1, "
-                              "adapt_from provider or delta, stack_provider a number >= 0")
+                              "adapt_from provider or delta, stack_provider a number >= 0, guard_stack true or "
+                              "false (true only with a stack and project)")
         self.pre_alignment, self.rank, self.explained, self.compare = before, rank, explained, compare
         self.adapt_from = adapt_from
 
@@ -138,7 +153,8 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
         pairs = self.provider_anchor_pairs if route == "provider" else self.anchor_pairs
         anchor = None if route == "delta" else self.anchor_for(tokenizer, vectors, cfg, len(examples), pairs)
         project = self.project if route == "delta" else None
-        guard = delta if route == "delta" else None  # the guard keeps a job out of the alignment's subspace only
+        # the guard keeps a job out of the alignment's subspace only (with guard_stack: and the stacked vectors')
+        guard = (vectors if self.guard_stack else delta) if route == "delta" else None
         return self.train_under(model, tokenizer, examples, cfg, vectors, anchor, progress, project, guard)
 
     def delta_ratio(self, model, tokenizer, delta, flagged, seed: int) -> float:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Optional, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from secvec.config import Strict
 
@@ -46,9 +46,11 @@ class ServiceSettings(Strict):
                                             "(secvec.vectors.project): a mode, or {mode, radius} to clip; for "
                                             "the alignment delta as the vectors, measured best {mode: both, radius: 0.3}")
     stack: Optional[str] = Field(None, description="more vectors on beside `vectors` in every job, at "
-                                 "`stack_scale` (the guard stays on `vectors`); measured best with the alignment "
+                                 "`stack_scale` (the guard stays on `vectors` unless `guard_stack`); measured best with the alignment "
                                  "delta as `vectors`: the provider's trained vectors at 0.25 (v32)")
     stack_scale: float = Field(0.25, gt=0)
+    guard_stack: bool = Field(False, description="the guard keeps to the whole stack instead of `vectors` alone; "
+                              "needs `stack` and `project`; measured best with those settings (v35)")
 
     @field_validator("project")
     @classmethod
@@ -58,11 +60,19 @@ class ServiceSettings(Strict):
         guard_spec(value, "service")  # a ConfigError naming the modes, before any job runs
         return value
 
+    @model_validator(mode="after")
+    def _guard_stack(self):
+        from secvec.errors import ConfigError
+
+        if self.guard_stack and not (self.stack and self.project):
+            raise ConfigError("service: guard_stack needs stack and project (it moves the guard onto the stack)")
+        return self
+
     def job_vectors(self) -> "tuple[SecurityVectors, SecurityVectors]":
         """What every job trains under (`vectors`, plus `stack` where set) and what its guard keeps to."""
         from secvec.vectors import load_under_stack
 
-        return load_under_stack(self.vectors, self.stack, self.stack_scale)
+        return load_under_stack(self.vectors, self.stack, self.stack_scale, self.guard_stack)
 
     def save(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -189,13 +189,16 @@ def stacked(*vectors: SecurityVectors) -> SecurityVectors:
     return SecurityVectors(lora_a, lora_b, 1.0, _jsonable(config), meta)
 
 
-def load_under_stack(path: str | Path, stack: str | Path | None = None,
-                     scale: float = 1.0) -> tuple[SecurityVectors, SecurityVectors]:
+def load_under_stack(path: str | Path, stack: str | Path | None = None, scale: float = 1.0,
+                     guard_stack: bool = False) -> tuple[SecurityVectors, SecurityVectors]:
     """The vectors a job trains under (those at `path`, plus `scale` x those at `stack` where given)
-    and the ones its subspace guard keeps to (always those at `path`): `secvec finetune --stack` and
-    the service's `stack` setting."""
+    and the ones its subspace guard keeps to (those at `path`, or with `guard_stack` the whole sum):
+    `secvec finetune --stack` and the service's `stack` setting."""
     vectors = SecurityVectors.load(path)
-    return (stacked(vectors, SecurityVectors.load(stack).scaled(scale)) if stack else vectors), vectors
+    if not stack:
+        return vectors, vectors
+    both = stacked(vectors, SecurityVectors.load(stack).scaled(scale))
+    return both, (both if guard_stack else vectors)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
