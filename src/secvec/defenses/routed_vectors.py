@@ -58,9 +58,10 @@ the delta's and the provider's vectors' column and row spaces, instead of the de
 the guard on the delta, lr x10 for 2 epochs left 12% (2/22/12), learned outside the delta's subspace; a
 tighter radius there did not move it (0.15: 11.3%, 0/26/8). The provider's vectors were trained to
 make harmful compliance low-loss, so their subspace is a likely place for such a job to write it (a
-reading; what is measured is the cell): guarded there too, the same cell left 3.3% (0/8/2). A stack at half scale guarded on the delta left 8% (0/12/12); at
-full scale guarded on the stack 2% (2/2/2), but its served model then refused 22% of borderline
-prompts after an n=100 job (47.7% plain), as the full stack did before. On the route's other cells
+reading; what is measured is the cell): guarded there too, the same cell left 3.3% (0/8/2). A stack
+at half scale guarded on the delta left 8% (0/12/12); at full scale guarded on the stack 2% (2/2/2),
+but its served model then refused 22% of borderline prompts after an n=100 job (47.7% plain), as the
+full stack did before. On the route's other cells
 (v35, 3 seeds): 1 and 3 steps 1.3% / 0.7%, n=100 0%, lr x3 0%, lr x7 2.7%, lr x10 4%, 3 epochs 0%,
 LoRA 0%, lr x3 for 3 epochs 2.7%, at 0-6% borderline; lr x10 for 3 epochs still 14% (10/2/30), so the
 frontier at lr x10 moved from between 1 and 2 epochs to between 2 and 3. `configs/matrix.yaml`'s last row.
@@ -90,11 +91,11 @@ class RoutedVectorsDefense(AdaptiveVectorsDefense):
     `provider_anchor_data`: the anchor's data on the provider route where it differs from
     `anchor_data` (used on the adapt route); `adapt_from`: what the adapt route starts from, the
     provider's vectors or the alignment delta the route was just measured with; `project`: the
-    subspace guard on the delta route only (where it was measured, v28), always of the delta;
-    `stack_provider`: the scale of the provider's vectors beside the delta on the delta route (0: the
-    delta alone; 0.25 measured, above); `guard_stack`: the guard keeps to the stacked set's subspace (the
-    delta's and the provider's vectors') instead of the delta's alone. The other options are
-    `adaptive-vectors'` (its `min_flagged` picks the provider route).
+    subspace guard on the delta route only (where it was measured, v28), of the delta unless
+    `guard_stack`; `stack_provider`: the scale of the provider's vectors beside the delta on the delta
+    route (0: the delta alone; 0.25 measured, above); `guard_stack`: the guard keeps to the stacked
+    set's subspace (the delta's and the provider's vectors') instead of the delta's alone. The other
+    options are `adaptive-vectors'` (its `min_flagged` picks the provider route).
     """
 
     def __init__(self, before: str = "", rank: int = 32, explained: float = 1.25, compare: int = 48,

@@ -142,7 +142,7 @@ def run_job(home: Path, job_id: str) -> None:
 
     if lead and settings.stack:
         say(f"Training under the security vectors plus {settings.stack} at {settings.stack_scale:g}"
-            f"{' (the guard on both)' if settings.guard_stack and settings.project else ''}; the served model has "
+            f"{' (the guard on both)' if settings.guard_stack else ''}; the served model has "
             "both off")
     clock = time.perf_counter()
     tuned, result = protected_finetune(lm.model, lm.tokenizer, examples, cfg, vectors, output_dir=train_dir,
